@@ -1,0 +1,155 @@
+"""File input and output: atomic writes, JSONL reading with true line numbers, ``-`` for stdio."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from annotate.errors import DataError, OutputExistsError
+
+STDIO = "-"
+
+
+def is_stdio(path: str | os.PathLike[str]) -> bool:
+    return str(path) == STDIO
+
+
+def check_writable(path: str | os.PathLike[str], *, force: bool) -> None:
+    """Raise OutputExistsError if ``path`` exists and ``force`` is false."""
+    if is_stdio(path):
+        return
+    if Path(path).exists() and not force:
+        raise OutputExistsError(
+            f"{path} exists; refusing to overwrite it",
+            hint="pass --force to replace it",
+        )
+
+
+@contextlib.contextmanager
+def atomic_write(
+    path: str | os.PathLike[str], *, force: bool = False, mode: str = "w", encoding: str | None = "utf-8"
+) -> Iterator[IO[Any]]:
+    """Yield a file that replaces ``path`` only when the block ends without an exception.
+
+    The data goes to a temp file beside the target, is fsynced, then ``os.replace``d, so a
+    reader never sees a partial file and a failure leaves the old file (or none) in place.
+    ``-`` writes to stdout.
+    """
+    if is_stdio(path):
+        if "b" in mode:
+            yield sys.stdout.buffer
+        else:
+            yield sys.stdout
+        sys.stdout.flush()
+        return
+    target = Path(path)
+    check_writable(target, force=force)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        kwargs: dict[str, Any] = {} if "b" in mode else {"encoding": encoding, "newline": ""}
+        with os.fdopen(fd, mode, **kwargs) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike[str], *, force: bool = False) -> Iterator[Path]:
+    """Yield a temp directory that becomes ``path`` only when the block succeeds.
+
+    An existing ``path`` is refused unless ``force``; with ``force`` it is replaced whole.
+    """
+    target = Path(path)
+    check_writable(target, force=force)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        yield tmp
+        if target.exists():
+            old = target.with_name(f".{target.name}.old")
+            if old.exists():
+                shutil.rmtree(old)
+            os.replace(target, old)
+            os.replace(tmp, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def dumps_line(obj: Any, *, ensure_ascii: bool = False) -> str:
+    """One canonical JSONL line (no trailing newline): stable key order is the caller's."""
+    return json.dumps(obj, ensure_ascii=ensure_ascii, separators=(", ", ": "))
+
+
+def write_jsonl(
+    path: str | os.PathLike[str], records: Iterable[Any], *, force: bool = False, ensure_ascii: bool = False
+) -> int:
+    """Write ``records`` (JSON-able objects) atomically, one per line. Returns the count."""
+    n = 0
+    with atomic_write(path, force=force) as f:
+        for rec in records:
+            f.write(dumps_line(rec, ensure_ascii=ensure_ascii))
+            f.write("\n")
+            n += 1
+    return n
+
+
+@contextlib.contextmanager
+def open_text(path: str | os.PathLike[str]) -> Iterator[IO[str]]:
+    """Open a UTF-8 text file (``-`` is stdin), keeping newlines exactly as they are."""
+    if is_stdio(path):
+        yield sys.stdin
+        return
+    try:
+        f = open(path, encoding="utf-8", newline="")
+    except FileNotFoundError:
+        raise DataError("no such file", path=str(path), code="E101") from None
+    except IsADirectoryError:
+        raise DataError("is a directory, not a file", path=str(path), code="E101") from None
+    with f:
+        yield f
+
+
+def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, Any]]:
+    """Yield ``(line_number, value)`` for each non-blank line of a JSONL file.
+
+    Line numbers are physical (blank lines count). Invalid JSON or undecodable bytes raise a
+    DataError naming ``file:line``.
+    """
+    name = "<stdin>" if is_stdio(path) else str(path)
+    with open_text(path) as f:
+        lineno = 0
+        try:
+            for lineno, line in enumerate(f, start=1):
+                if lineno == 1 and line.startswith("\ufeff"):
+                    raise DataError(
+                        "file starts with a UTF-8 byte order mark",
+                        path=name,
+                        line=1,
+                        code="E103",
+                        hint="save the file as UTF-8 without BOM",
+                    )
+                if not line.strip():
+                    continue
+                try:
+                    yield lineno, json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise DataError(f"invalid JSON: {e.msg} (column {e.colno})", path=name, line=lineno, code="E102") from None
+        except UnicodeDecodeError as e:
+            raise DataError(f"not UTF-8: {e.reason} at byte {e.start}", path=name, line=lineno + 1, code="E104") from None
