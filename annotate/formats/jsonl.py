@@ -1,0 +1,37 @@
+"""Our JSONL format: one Record a line (see annotate.model for the keys)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+
+from annotate.errors import DataError
+from annotate.fileio import is_stdio, iter_jsonl, write_jsonl
+from annotate.model import Record
+
+
+def read_records(path: str | os.PathLike[str]) -> Iterator[tuple[int, Record]]:
+    """Yield ``(line_number, Record)`` for each record of a JSONL file.
+
+    This only parses; it does not validate. Run ``annotate.validate`` first where the input
+    is untrusted. A record too broken to parse raises a DataError naming file:line.
+    """
+    name = "<stdin>" if is_stdio(path) else str(path)
+    for lineno, obj in iter_jsonl(path):
+        if not isinstance(obj, dict):
+            raise DataError("a record must be a JSON object", path=name, line=lineno, pointer="", code="E105")
+        try:
+            yield lineno, Record.from_dict(obj)
+        except (KeyError, TypeError, AttributeError, ValueError) as e:
+            raise DataError(
+                f"not a valid record ({type(e).__name__}: {e})",
+                path=name,
+                line=lineno,
+                code="E106",
+                hint="run `annotate validate` on the file for every problem with its JSON path",
+            ) from None
+
+
+def write_records(path: str | os.PathLike[str], records: Iterable[Record], *, force: bool = False) -> int:
+    """Write records atomically, one a line. Returns the count."""
+    return write_jsonl(path, (r.to_dict() for r in records), force=force)
