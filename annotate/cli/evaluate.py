@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from annotate.cli._app import app, err, user_errors
+from annotate.cli._progress import progress_bar
+
+
+class Format(str, Enum):
+    text = "text"
+    json = "json"
+
+
+@app.command("evaluate")
+def evaluate_cli(
+    pred: Annotated[Path, typer.Option("--pred", help="Pre-annotated tasks (JSONL), as pushed.")],
+    gold: Annotated[Path, typer.Option("--gold", help="Corrected gold (JSONL), as pulled.")],
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Also write a self-contained HTML report.")
+    ] = None,
+    fmt: Annotated[Format, typer.Option("--format", help="Report format on stdout.")] = Format.text,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite the HTML report if it exists.")] = False,
+) -> None:
+    """Score pre-annotations against gold: P/R/F1 per label, correction effort, provenance."""
+    from annotate.evaluate import evaluate_files, format_text
+    from annotate.fileio import atomic_write, check_writable
+
+    with user_errors():
+        if html is not None:
+            check_writable(html, force=force)  # fail before the work, not after
+        with progress_bar("evaluating") as advance:
+            ev = evaluate_files(pred, gold, progress=advance)
+        if html is not None:
+            from annotate.report_html import render_report
+
+            with atomic_write(html, force=force) as f:
+                f.write(render_report(ev, title=f"{pred.name} vs {gold.name}"))
+            err(f"wrote {html}")
+        if fmt is Format.json:
+            typer.echo(json.dumps(ev.to_dict(), indent=2, ensure_ascii=False))
+        else:
+            typer.echo(format_text(ev), nl=False)
