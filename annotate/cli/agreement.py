@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from annotate.cli._app import app, user_errors
+from annotate.cli.evaluate import Format
+
+
+@app.command("agreement")
+def agreement_cli(
+    gold: Annotated[
+        list[Path], typer.Argument(help="Gold files: one per annotator, or one with `annotator` set.")
+    ],
+    lang: Annotated[str, typer.Option("--lang", help="Language for the token-level kappa.")] = "en",
+    lowest: Annotated[
+        int, typer.Option("--lowest", min=0, help="How many low-agreement documents to list.")
+    ] = 10,
+    fmt: Annotated[Format, typer.Option("--format", help="Report format on stdout.")] = Format.text,
+) -> None:
+    """Inter-annotator agreement: pairwise span/relation F1, token kappa, worst documents."""
+    from annotate.agreement import agreement_files, format_text
+
+    with user_errors():
+        ag = agreement_files(gold, lang=lang)
+        if fmt is Format.json:
+            typer.echo(json.dumps(ag.to_dict(lowest=lowest), indent=2, ensure_ascii=False))
+        else:
+            typer.echo(format_text(ag, lowest=lowest), nl=False)
