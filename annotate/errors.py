@@ -114,3 +114,32 @@ def location(path: str | None, line: int | None, pointer: str | None) -> str:
     if pointer is not None:
         where = f"{where}: {pointer}" if where else pointer
     return where
+
+
+class PermissionDenied(ServerError):
+    """Logged in, but the user's role does not allow this (HTTP 403)."""
+
+    code = "E303"
+
+
+class RequestRejected(ServerError):
+    """Doccano rejected the request as invalid (HTTP 4xx other than 401/403/404)."""
+
+    code = "E306"
+
+    def __init__(self, message: str, *, status: int, body: str = "", hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+        self.body = body
+
+
+class ServerNotInstalled(ServerError):
+    """Installing or finding the local Doccano server failed."""
+
+    code = "E310"
+
+
+class ServerStartFailed(ServerError):
+    """The local Doccano server did not start or did not become healthy."""
+
+    code = "E311"
