@@ -1,0 +1,124 @@
+"""Align character spans to tokens: ``strict``, ``contract`` or ``expand``, with every change reported.
+
+Token formats (DocBin, CoNLL, HF) can only hold spans made of whole tokens, and an entity must
+not start or end on a whitespace token (spaCy's ``debug data`` fails such spans). This module
+decides, for one span and one tokenisation, which tokens it becomes, and says why when it moved
+or could not be placed. It never drops a span silently: the caller gets either an ``Aligned``
+(possibly with a ``change`` to report) or a ``Refused`` with a reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+ALIGNMENT_MODES = ("strict", "contract", "expand")
+AlignmentMode = Literal["strict", "contract", "expand"]
+#: ``expand`` keeps every span that has a character in a token, so nothing is lost; each change is reported.
+DEFAULT_ALIGNMENT: AlignmentMode = "expand"
+
+
+@dataclass(frozen=True)
+class Token:
+    """A token's character range; ``is_space`` marks spaCy's whitespace tokens."""
+
+    start: int
+    end: int
+    is_space: bool = False
+
+
+@dataclass(frozen=True)
+class Aligned:
+    """The span as whole tokens ``[tok_start, tok_end)`` covering characters ``[start, end)``.
+
+    ``change`` is None when the span was already aligned, otherwise why it moved.
+    """
+
+    tok_start: int
+    tok_end: int
+    start: int
+    end: int
+    change: str | None = None
+
+
+@dataclass(frozen=True)
+class Refused:
+    """The span cannot be placed on tokens under the mode; ``reason`` is a stable code."""
+
+    reason: str
+    detail: str = ""
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def align_span(
+    text: str, tokens: Sequence[Token], start: int, end: int, mode: AlignmentMode
+) -> Aligned | Refused:
+    """Return where the character span ``[start, end)`` lands on ``tokens`` under ``mode``.
+
+    - ``strict``: the span must start and end exactly on non-whitespace token boundaries;
+    - ``contract``: trim edge whitespace, keep only the tokens wholly inside the span;
+    - ``expand``: trim edge whitespace, grow to every token the span touches.
+    """
+    if mode not in ALIGNMENT_MODES:
+        raise ValueError(f"unknown alignment mode {mode!r}")
+    if not (isinstance(start, int) and isinstance(end, int)) or not (0 <= start < end <= len(text)):
+        return Refused("invalid_offsets", f"[{start}, {end}) is not a non-empty range inside the text")
+    t_start, t_end = _trim(text, start, end)
+    if t_start == t_end:
+        return Refused("whitespace_only", "the span holds only whitespace")
+    if mode == "strict":
+        if (t_start, t_end) != (start, end):
+            return Refused("misaligned", "the span starts or ends with whitespace")
+        first = _index_starting_at(tokens, start)
+        last = _index_ending_at(tokens, end)
+        if first is None or last is None or last < first:
+            return Refused("misaligned", "the span does not start and end on token boundaries")
+        return Aligned(first, last + 1, start, end)
+    if mode == "contract":
+        inside = [i for i, t in enumerate(tokens) if t.start >= t_start and t.end <= t_end and not t.is_space]
+        if not inside:
+            return Refused("no_whole_token", "no whole token lies inside the span")
+        first, last = inside[0], inside[-1]
+    else:
+        touched = [i for i, t in enumerate(tokens) if t.start < t_end and t.end > t_start and not t.is_space]
+        if not touched:
+            return Refused("no_token", "the span touches no token")
+        first, last = touched[0], touched[-1]
+    new_start, new_end = tokens[first].start, tokens[last].end
+    change = None
+    if (new_start, new_end) != (start, end):
+        trimmed = (t_start, t_end) != (start, end)
+        moved = (new_start, new_end) != (t_start, t_end)
+        if trimmed and not moved:
+            change = "trimmed_whitespace"
+        elif mode == "contract":
+            change = "contracted_to_tokens"
+        else:
+            change = "expanded_to_tokens"
+    return Aligned(first, last + 1, new_start, new_end, change)
+
+
+def _index_starting_at(tokens: Sequence[Token], offset: int) -> int | None:
+    for i, t in enumerate(tokens):
+        if t.start == offset and not t.is_space:
+            return i
+        if t.start > offset:
+            break
+    return None
+
+
+def _index_ending_at(tokens: Sequence[Token], offset: int) -> int | None:
+    for i, t in enumerate(tokens):
+        if t.end == offset and not t.is_space:
+            return i
+        if t.start >= offset:
+            break
+    return None

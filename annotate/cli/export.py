@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from annotate.cli._app import app, err, user_errors
+from annotate.cli._progress import progress_bar
+
+
+class Alignment(str, Enum):
+    strict = "strict"
+    contract = "contract"
+    expand = "expand"
+
+
+class Overlap(str, Enum):
+    longest = "longest"
+    priority = "priority"
+
+
+@app.command("export")
+def export_cli(
+    gold: Annotated[Path, typer.Argument(help="Gold records (JSONL), as pulled.")],
+    to: Annotated[
+        list[str], typer.Option("--to", help="spacy, conll, brat, hf or jsonl; repeat or comma-separate.")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Output directory (written atomically).")],
+    split: Annotated[
+        str, typer.Option(help="Split names and ratios, by document.")
+    ] = "train=0.8,dev=0.1,test=0.1",
+    seed: Annotated[int, typer.Option(help="Seed of the hash-based split.")] = 0,
+    alignment: Annotated[
+        Alignment,
+        typer.Option(
+            help="Spans not on token boundaries (token formats): strict refuses them; contract/expand "
+            "shrink/grow them to tokens. Every refusal or change is reported in manifest.json."
+        ),
+    ] = Alignment.expand,
+    overlap: Annotated[
+        Overlap,
+        typer.Option(
+            help="Which overlapping span CoNLL/HF/doc.ents keep: longest, or the recipe's label order."
+        ),
+    ] = Overlap.longest,
+    only_confirmed: Annotated[
+        bool, typer.Option("--only-confirmed", help="Export confirmed records only.")
+    ] = False,
+    recipe: Annotated[
+        Path | None, typer.Option(help="Recipe: tokenizer language and label priority.")
+    ] = None,
+    span_key: Annotated[str, typer.Option(help="doc.spans key for every span in the DocBins.")] = "sc",
+    stratify: Annotated[
+        bool, typer.Option("--stratify", help="Stratify the split by each doc's rarest label.")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace the output directory if it exists.")
+    ] = False,
+) -> None:
+    """Export gold to training formats with document splits; whatever a format cannot hold is reported."""
+    from annotate.export import export
+    from annotate.fileio import check_writable
+    from annotate.recipe import load_recipe
+
+    with user_errors():
+        check_writable(out, force=force)  # fail before the work, not after
+        rec = load_recipe(recipe) if recipe is not None else None
+        with progress_bar("exporting") as advance:
+            report = export(
+                gold,
+                out,
+                to=to,
+                split=split,
+                seed=seed,
+                alignment=alignment.value,
+                overlap=overlap.value,
+                only_confirmed=only_confirmed,
+                recipe=rec,
+                span_key=span_key,
+                stratify=stratify,
+                force=force,
+                progress=advance,
+            )
+        splits = ", ".join(f"{name} {n}" for name, n in report.split_docs.items())
+        err(
+            f"wrote {out}: {sum(report.split_docs.values())} docs ({splits}), {report.excluded_docs} excluded"
+        )
+        for fmt, tally in report.tallies.items():
+            t = tally
+            spans = f"{t.spans_in} in, {t.spans_written} written, {t.spans_reported} reported"
+            rels = f"{t.relations_in} in, {t.relations_written} written, {t.relations_reported} reported"
+            err(f"  {fmt}: spans {spans}; relations {rels}")
+        for warning in report.warnings:
+            err(f"warning: {warning}")
+        err(f"every reported span and relation is listed in {out / 'manifest.json'}")

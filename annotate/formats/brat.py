@@ -1,0 +1,240 @@
+"""brat standoff: ``<doc>.txt`` with the exact text and ``<doc>.ann`` with T (span) and R (relation) lines.
+
+brat keeps overlaps and relations, so nothing is lost except spans made only of line breaks.
+What plain brat cannot say is written as an ``AnnotatorNotes`` line starting ``annotate:``,
+which the reader here uses to give back the gold exactly:
+
+- a span holding a line break is written as fragments (``0 5;6 9``), as brat requires; when the
+  fragments do not give back the span (it starts or ends at a line break) the note holds the
+  offsets;
+- a label with whitespace is written with ``_`` and the note holds the original;
+- ids are the gold ids (``T12``) unless they repeat or are negative; then the note holds them.
+
+File names are the doc ids where they are safe as names; ``doc_ids.json`` maps each file
+name back to its doc id.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from annotate.errors import DataError
+from annotate.model import Record, Relation, Span
+from annotate.prepared import PreparedDoc, Tally
+
+FORMAT = "brat"
+NOTE_PREFIX = "annotate:"
+LINE_BREAKS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+_BREAK_RUN = re.compile(f"[{re.escape(LINE_BREAKS)}]+")
+
+
+def fragments(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Return ``[start, end)`` cut at line breaks into non-empty pieces."""
+    out: list[tuple[int, int]] = []
+    pos = start
+    for m in _BREAK_RUN.finditer(text, start, end):
+        if m.start() > pos:
+            out.append((pos, m.start()))
+        pos = m.end()
+    if pos < end:
+        out.append((pos, end))
+    return out
+
+
+def brat_label(label: str) -> str:
+    """Return ``label`` with whitespace replaced, as brat types cannot hold it."""
+    return re.sub(r"\s", "_", label) or "_"
+
+
+def file_stems(doc_ids: Sequence[str]) -> list[str]:
+    """Return one distinct file stem per doc id: the id itself when safe, else ``doc<n>``."""
+    used: set[str] = set()
+    stems: list[str] = []
+    for n, doc_id in enumerate(doc_ids):
+        stem = doc_id if _SAFE_NAME.match(doc_id) and not doc_id.endswith(".") else f"doc{n:05d}"
+        while stem.lower() in used:  # case-insensitive file systems
+            stem = f"{stem}_{n}"
+        used.add(stem.lower())
+        stems.append(stem)
+    return stems
+
+
+def ann_lines(prep: PreparedDoc, tally: Tally) -> list[str]:
+    """Return the .ann lines for one record, counting it into ``tally``."""
+    record, text = prep.record, prep.record.text
+    tally.add_doc(prep)
+    tally.omissions.extend(prep.invalid_span_omissions(FORMAT))
+    tally.omissions.extend(prep.dangling_omissions(FORMAT))
+    spans = record.entities
+    valid = [i for i in range(len(spans)) if i not in prep.invalid]
+    ids = [spans[i].id for i in valid]
+    own_span_ids = len(set(ids)) == len(ids) and all(x >= 0 for x in ids)
+    lines: list[str] = []
+    notes: list[tuple[str, str]] = []
+    tid: dict[int, str] = {}
+    for n, i in enumerate(valid, start=1):
+        s = spans[i]
+        frags = fragments(text, s.start, s.end)
+        if not frags:
+            tally.omissions.append(
+                prep.span_omission(FORMAT, i, "line_breaks_only", "brat spans cannot be empty")
+            )
+            continue
+        t = f"T{s.id}" if own_span_ids else f"T{n}"
+        tid[i] = t
+        label = brat_label(s.label)
+        offsets = ";".join(f"{a} {b}" for a, b in frags)
+        surface = " ".join(text[a:b] for a, b in frags)
+        lines.append(f"{t}\t{label} {offsets}\t{surface}")
+        tally.spans_written += 1
+        note: dict[str, Any] = {}
+        if (frags[0][0], frags[-1][1]) != (s.start, s.end):
+            note["span"] = [s.start, s.end]
+        if label != s.label:
+            note["label"] = s.label
+        if not own_span_ids:
+            note["id"] = s.id
+        if note:
+            notes.append((t, NOTE_PREFIX + json.dumps(note, ensure_ascii=False)))
+    rel_ids = [r.id for j, r in enumerate(record.relations) if j in prep.endpoints]
+    own_rel_ids = len(set(rel_ids)) == len(rel_ids) and all(x >= 0 for x in rel_ids)
+    for n, (j, r) in enumerate(enumerate(record.relations), start=1):
+        if j not in prep.endpoints:
+            continue
+        h, t_ = prep.endpoints[j]
+        if h not in tid or t_ not in tid:
+            tally.omissions.append(prep.relation_omission(FORMAT, j, "endpoint_not_written"))
+            continue
+        rid = f"R{r.id}" if own_rel_ids else f"R{n}"
+        label = brat_label(r.label)
+        lines.append(f"{rid}\t{label} Arg1:{tid[h]} Arg2:{tid[t_]}")
+        tally.relations_written += 1
+        rnote: dict[str, Any] = {}
+        if label != r.label:
+            rnote["label"] = r.label
+        if not own_rel_ids:
+            rnote["id"] = r.id
+        if rnote:
+            notes.append((rid, NOTE_PREFIX + json.dumps(rnote, ensure_ascii=False)))
+    for k, (target, body) in enumerate(notes, start=1):
+        lines.append(f"#{k}\tAnnotatorNotes {target}\t{body}")
+    return lines
+
+
+def annotation_conf(labels: Sequence[str], relation_labels: Sequence[str]) -> str:
+    """Return an ``annotation.conf`` declaring the labels and allowing any overlap."""
+    ents = "\n".join(sorted({brat_label(x) for x in labels}))
+    rels = "\n".join(
+        f"{x}\tArg1:<ENTITY>, Arg2:<ENTITY>" for x in sorted({brat_label(x) for x in relation_labels})
+    )
+    overlap = "<OVERLAP>\tArg1:<ENTITY>, Arg2:<ENTITY>, <OVL-TYPE>:<ANY>"
+    return f"[entities]\n{ents}\n\n[relations]\n{rels}\n{overlap}\n\n[events]\n\n[attributes]\n"
+
+
+def write_split_brat(
+    by_split: dict[str, Sequence[PreparedDoc]],
+    out_dir: Path,
+    labels: Sequence[str],
+    relation_labels: Sequence[str],
+) -> Tally:
+    """Write ``<split>/<doc>.txt|.ann`` and ``annotation.conf`` in ``out_dir``. Returns the tally."""
+    tally = Tally(FORMAT)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "annotation.conf").write_text(annotation_conf(labels, relation_labels), encoding="utf-8")
+    for split, preps in by_split.items():
+        split_dir = out_dir / split
+        split_dir.mkdir()
+        stems = file_stems([p.doc_id for p in preps])
+        for stem, prep in zip(stems, preps, strict=True):
+            with open(split_dir / f"{stem}.txt", "w", encoding="utf-8", newline="") as f:
+                f.write(prep.record.text)
+            with open(split_dir / f"{stem}.ann", "w", encoding="utf-8", newline="\n") as f:
+                f.writelines(line + "\n" for line in ann_lines(prep, tally))
+        mapping = {stem: prep.doc_id for stem, prep in zip(stems, preps, strict=True)}
+        (split_dir / "doc_ids.json").write_text(
+            json.dumps(mapping, indent=2, ensure_ascii=False) + "\n", "utf-8"
+        )
+        tally.files[split] = f"{split}/"
+    return tally
+
+
+def read_brat_dir(path: str | os.PathLike[str]) -> list[Record]:
+    """Return the records of every ``.txt``/``.ann`` pair in a directory, in file-name order."""
+    root = Path(path)
+    mapping_path = root / "doc_ids.json"
+    mapping = json.loads(mapping_path.read_text("utf-8")) if mapping_path.exists() else {}
+    return [
+        read_brat(txt, txt.with_suffix(".ann"), doc_id=mapping.get(txt.stem, txt.stem))
+        for txt in sorted(root.glob("*.txt"))
+    ]
+
+
+def read_brat(txt_path: Path, ann_path: Path, *, doc_id: str) -> Record:
+    """Return the Record of one brat document: T lines as spans, R lines as relations.
+
+    A discontinuous span becomes the range from its first to its last fragment; that is only
+    accepted when the gaps are line breaks (as this writer makes them).
+    """
+    with open(txt_path, encoding="utf-8", newline="") as f:
+        text = f.read()
+    spans: dict[str, Span] = {}
+    rels: dict[str, tuple[str, str, str]] = {}
+    notes: dict[str, dict[str, Any]] = {}
+    name = str(ann_path)
+    lines = ann_path.read_text("utf-8").split("\n") if ann_path.exists() else []
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        parts = line.split("\t")
+        try:
+            key = parts[0]
+            if key.startswith("T"):
+                label, _, offsets = parts[1].partition(" ")
+                frags = [tuple(int(x) for x in frag.split()) for frag in offsets.split(";")]
+                start, end = frags[0][0], frags[-1][1]
+                for (_, b), (a, _) in zip(frags, frags[1:], strict=False):
+                    if text[b:a].strip(LINE_BREAKS):
+                        raise DataError(
+                            f"{key} is discontinuous across text; only line-break gaps are supported",
+                            path=name,
+                            line=lineno,
+                            code="E181",
+                        )
+                spans[key] = Span(id=_int_id(key), start=start, end=end, label=label)
+            elif key.startswith("R"):
+                label, arg1, arg2 = parts[1].split(" ")
+                rels[key] = (label, arg1.split(":", 1)[1], arg2.split(":", 1)[1])
+            elif (
+                key.startswith("#")
+                and parts[1].startswith("AnnotatorNotes ")
+                and parts[2].startswith(NOTE_PREFIX)
+            ):
+                notes[parts[1].split(" ", 1)[1]] = json.loads(parts[2][len(NOTE_PREFIX) :])
+        except (IndexError, ValueError) as e:
+            raise DataError(f"malformed brat line ({e})", path=name, line=lineno, code="E181") from None
+    entities = []
+    for key, s in spans.items():
+        note = notes.get(key, {})
+        start, end = note.get("span", (s.start, s.end))
+        entities.append(Span(id=note.get("id", s.id), start=start, end=end, label=note.get("label", s.label)))
+    relations = []
+    for key, (label, arg1, arg2) in rels.items():
+        if arg1 not in spans or arg2 not in spans:
+            raise DataError(f"{key} refers to a missing span", path=name, code="E181")
+        note = notes.get(key, {})
+        head = notes.get(arg1, {}).get("id", spans[arg1].id)
+        tail = notes.get(arg2, {}).get("id", spans[arg2].id)
+        relations.append(
+            Relation(id=note.get("id", _int_id(key)), head=head, tail=tail, label=note.get("label", label))
+        )
+    return Record(text=text, doc_id=doc_id, entities=entities, relations=relations)
+
+
+def _int_id(key: str) -> int:
+    return int(key[1:])

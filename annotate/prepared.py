@@ -1,0 +1,268 @@
+"""One gold record made ready for every export format: checked, tokenised, aligned, de-overlapped.
+
+Each format reads a ``PreparedDoc`` and reports what it could not write as ``Omission``s, so
+that for every format ``spans in = spans written + spans reported`` (and the same for
+relations). Spans are referred to by their index in ``record.entities``, because ids can repeat
+in messy input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from annotate.alignment import Aligned, AlignmentMode, Refused, Token, align_span
+from annotate.model import Record, Relation, Span
+from annotate.overlaps import OverlapPolicy, Placed, choose_non_overlapping
+
+
+@dataclass(frozen=True)
+class Omission:
+    """A span or relation a format does not hold, and why (``reason`` is a stable code)."""
+
+    format: str
+    kind: str  # "span" or "relation"
+    doc_id: str
+    id: int
+    label: str
+    reason: str
+    detail: str = ""
+    start: int | None = None
+    end: int | None = None
+    head: int | None = None
+    tail: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"format": self.format, "kind": self.kind, "doc_id": self.doc_id, "id": self.id}
+        d["label"] = self.label
+        if self.kind == "span":
+            d["start"], d["end"] = self.start, self.end
+        else:
+            d["head"], d["tail"] = self.head, self.tail
+        d["reason"] = self.reason
+        if self.detail:
+            d["detail"] = self.detail
+        return d
+
+
+@dataclass(frozen=True)
+class Change:
+    """A span moved by alignment (token formats only): from ``[start, end)`` to ``[new_start, new_end)``."""
+
+    doc_id: str
+    id: int
+    label: str
+    start: int
+    end: int
+    new_start: int
+    new_end: int
+    reason: str
+    text: str
+    new_text: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "doc_id": self.doc_id,
+            "id": self.id,
+            "label": self.label,
+            "from": [self.start, self.end],
+            "to": [self.new_start, self.new_end],
+            "text": self.text,
+            "new_text": self.new_text,
+            "reason": self.reason,
+        }
+
+
+@dataclass
+class PreparedDoc:
+    """A record with its tokens, each span's alignment, and the non-overlapping choice."""
+
+    record: Record
+    source: str
+    split: str = ""
+    tokens: list[Token] = field(default_factory=list)
+    # index in record.entities -> reason code, for spans whose offsets are unusable anywhere.
+    invalid: dict[int, str] = field(default_factory=dict)
+    # index in record.entities -> Aligned or Refused (token formats).
+    alignment: dict[int, Aligned | Refused] = field(default_factory=dict)
+    # indexes of the spans that go to one-tag-per-token formats, and those left out: index -> winner index.
+    chosen: list[int] = field(default_factory=list)
+    overlapped: dict[int, int] = field(default_factory=dict)
+    # relation index -> (head span index, tail span index), or a reason when an endpoint is missing.
+    endpoints: dict[int, tuple[int, int]] = field(default_factory=dict)
+    dangling: dict[int, str] = field(default_factory=dict)
+    notes: list[dict[str, Any]] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
+
+    @property
+    def doc_id(self) -> str:
+        return self.record.doc_id
+
+    def aligned(self, index: int) -> Aligned | None:
+        a = self.alignment.get(index)
+        return a if isinstance(a, Aligned) else None
+
+    def span_omission(self, fmt: str, index: int, reason: str, detail: str = "") -> Omission:
+        s = self.record.entities[index]
+        return Omission(fmt, "span", self.doc_id, s.id, s.label, reason, detail, start=s.start, end=s.end)
+
+    def relation_omission(self, fmt: str, index: int, reason: str, detail: str = "") -> Omission:
+        r = self.record.relations[index]
+        return Omission(fmt, "relation", self.doc_id, r.id, r.label, reason, detail, head=r.head, tail=r.tail)
+
+    def invalid_span_omissions(self, fmt: str) -> list[Omission]:
+        return [self.span_omission(fmt, i, reason) for i, reason in sorted(self.invalid.items())]
+
+    def dangling_omissions(self, fmt: str) -> list[Omission]:
+        return [self.relation_omission(fmt, i, reason) for i, reason in sorted(self.dangling.items())]
+
+    def token_span_omissions(self, fmt: str, *, overlaps_lost: bool) -> list[Omission]:
+        """Spans a token format cannot hold: bad offsets, refused by alignment, and (if
+        ``overlaps_lost``) those that lost an overlap."""
+        out = self.invalid_span_omissions(fmt)
+        for i, a in sorted(self.alignment.items()):
+            if isinstance(a, Refused):
+                out.append(self.span_omission(fmt, i, a.reason, a.detail))
+        if overlaps_lost:
+            spans = self.record.entities
+            for i, w in sorted(self.overlapped.items()):
+                win = spans[w]
+                out.append(
+                    self.span_omission(
+                        fmt, i, "overlap", f"overlaps span {win.id} ({win.label}) [{win.start}, {win.end})"
+                    )
+                )
+        return out
+
+
+def prepare(
+    record: Record,
+    *,
+    source: str,
+    tokens: Sequence[Token],
+    alignment: AlignmentMode,
+    overlap: OverlapPolicy,
+    priority: Sequence[str] = (),
+) -> PreparedDoc:
+    """Return the record checked against its text, aligned to ``tokens`` and de-overlapped."""
+    prep = PreparedDoc(record=record, source=source, tokens=list(tokens))
+    text = record.text
+    for i, s in enumerate(record.entities):
+        if not _valid_offsets(s, len(text)):
+            prep.invalid[i] = "invalid_offsets"
+            continue
+        if s.text is not None and text[s.start : s.end] != s.text:
+            prep.notes.append(
+                {
+                    "doc_id": record.doc_id,
+                    "id": s.id,
+                    "note": "recorded_text_mismatch",
+                    "detail": f"recorded {s.text!r}, text is {text[s.start : s.end]!r}; offsets kept",
+                }
+            )
+        result = align_span(text, prep.tokens, s.start, s.end, alignment)
+        prep.alignment[i] = result
+        if isinstance(result, Aligned) and result.change:
+            prep.changes.append(
+                Change(
+                    record.doc_id,
+                    s.id,
+                    s.label,
+                    s.start,
+                    s.end,
+                    result.start,
+                    result.end,
+                    result.change,
+                    text[s.start : s.end],
+                    text[result.start : result.end],
+                )
+            )
+    placed = [
+        Placed(i, a.tok_start, a.tok_end, record.entities[i].label)
+        for i, a in prep.alignment.items()
+        if isinstance(a, Aligned)
+    ]
+    kept, omitted = choose_non_overlapping(placed, overlap, priority)
+    prep.chosen = [p.span_id for p in kept]
+    prep.overlapped = {p.span_id: w.span_id for p, w in omitted}
+    _resolve_relations(prep)
+    return prep
+
+
+def _valid_offsets(s: Span, n: int) -> bool:
+    ok_types = type(s.start) is int and type(s.end) is int
+    return ok_types and 0 <= s.start < s.end <= n
+
+
+def _resolve_relations(prep: PreparedDoc) -> None:
+    first_index: dict[int, int] = {}
+    for i, s in enumerate(prep.record.entities):
+        if s.id in first_index:
+            prep.notes.append(
+                {
+                    "doc_id": prep.doc_id,
+                    "id": s.id,
+                    "note": "duplicate_span_id",
+                    "detail": "relations to this id use the first span with it",
+                }
+            )
+            continue
+        first_index[s.id] = i
+    r: Relation
+    for j, r in enumerate(prep.record.relations):
+        head, tail = first_index.get(r.head), first_index.get(r.tail)
+        if head is None or tail is None:
+            prep.dangling[j] = "endpoint_missing"
+        elif head in prep.invalid or tail in prep.invalid:
+            prep.dangling[j] = "endpoint_invalid"
+        else:
+            prep.endpoints[j] = (head, tail)
+
+
+@dataclass
+class Tally:
+    """What one format wrote and what it reported, per span and relation."""
+
+    format: str
+    spans_in: int = 0
+    spans_written: int = 0
+    relations_in: int = 0
+    relations_written: int = 0
+    omissions: list[Omission] = field(default_factory=list)
+    notes: list[dict[str, Any]] = field(default_factory=list)
+    files: dict[str, str] = field(default_factory=dict)
+    # Format-specific counts that are not losses (e.g. spans kept in doc.spans but not in doc.ents).
+    extra: dict[str, int] = field(default_factory=dict)
+
+    def add_doc(self, prep: PreparedDoc) -> None:
+        self.spans_in += len(prep.record.entities)
+        self.relations_in += len(prep.record.relations)
+
+    @property
+    def spans_reported(self) -> int:
+        return sum(1 for o in self.omissions if o.kind == "span")
+
+    @property
+    def relations_reported(self) -> int:
+        return sum(1 for o in self.omissions if o.kind == "relation")
+
+    @property
+    def balanced(self) -> bool:
+        return (
+            self.spans_in == self.spans_written + self.spans_reported
+            and self.relations_in == self.relations_written + self.relations_reported
+        )
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "files": dict(sorted(self.files.items())),
+            "spans": {"in": self.spans_in, "written": self.spans_written, "reported": self.spans_reported},
+            "relations": {
+                "in": self.relations_in,
+                "written": self.relations_written,
+                "reported": self.relations_reported,
+            },
+            "balanced": self.balanced,
+            **({"extra": dict(sorted(self.extra.items()))} if self.extra else {}),
+        }
