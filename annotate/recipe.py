@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from annotate.errors import ConfigError, location
+
 
 @dataclass(frozen=True)
 class EntityLabel:
@@ -61,6 +63,8 @@ class Recipe:
     # Relation rules as declared (dicts with a "kind" from the rule registry).
     relation_rules: tuple[dict[str, Any], ...] = ()
     path: Path | None = None
+    # The order in which entity sources are applied ("patterns", "pipeline").
+    source_order: tuple[str, ...] = ("patterns", "pipeline")
 
     @property
     def id(self) -> str:
@@ -80,3 +84,239 @@ class Recipe:
             if r.name == name:
                 return r
         return None
+
+    def pattern_source(self, file: Path) -> str:
+        """Return the provenance of spans from pattern ``file``: ``pattern:<path relative to the recipe>``.
+
+        Relative, so that the output does not depend on where the recipe is checked out.
+        """
+        if self.path is not None:
+            try:
+                return "pattern:" + file.resolve().relative_to(self.path.resolve().parent).as_posix()
+            except ValueError:
+                pass
+        return f"pattern:{file.name}"
+
+
+# --- loading ---------------------------------------------------------------------------------
+
+SOURCE_KINDS = ("patterns", "pipeline")
+CONFLICT_POLICIES = ("first", "longest")
+BLANK_PREFIX = "blank:"
+
+
+def _config_error(
+    path: Path, pointer: str, message: str, *, hint: str | None = None, code: str = "E212"
+) -> ConfigError:
+    return ConfigError(f"{location(str(path), None, pointer)}: {message}", hint=hint, code=code)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        import tomllib  # type: ignore[import-not-found,unused-ignore]
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[import-not-found,no-redef,unused-ignore]
+    try:
+        with open(path, "rb") as f:
+            data: dict[str, Any] = tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such recipe file", code="E211") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, not a recipe file", code="E211") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}", code="E211") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8: {e.reason}", code="E211") from None
+    return data
+
+
+def _pointer(parts: Any) -> str:
+    """Return a JSON pointer (``/rules/0/kind``) for a jsonschema error path."""
+    return "/" + "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def _check_schema(path: Path, data: dict[str, Any]) -> None:
+    from annotate.schemas import validator
+
+    errors = sorted(
+        validator("recipe").iter_errors(data), key=lambda e: (list(map(str, e.absolute_path)), e.message)
+    )
+    if errors:
+        lines = [f"{_pointer(e.absolute_path)}: {e.message}" for e in errors]
+        raise ConfigError(
+            f"{path}: the recipe does not match schemas/recipe.schema.json:\n  " + "\n  ".join(lines),
+            hint="see recipes/news.toml for a complete example",
+            code="E211",
+        )
+
+
+def _is_path_like(name: str) -> bool:
+    return "/" in name or "\\" in name or name.startswith(".")
+
+
+def _check_duplicates(path: Path, items: list[dict[str, Any]], where: str, what: str) -> None:
+    seen: dict[str, int] = {}
+    for i, item in enumerate(items):
+        name = item["name"]
+        if name in seen:
+            raise _config_error(
+                path, f"/{where}/{i}/name", f"duplicate {what} {name!r} (first at /{where}/{seen[name]})"
+            )
+        seen[name] = i
+
+
+def _check_pattern_file(path: Path, pointer: str, file: Path, labels: set[str]) -> None:
+    """Check that a pattern file exists and that every line is a pattern with a recipe label."""
+    import json
+
+    if not file.is_file():
+        raise _config_error(path, pointer, f"pattern file {file} does not exist", code="E214")
+    try:
+        with open(file, encoding="utf-8") as f:
+            for lineno, line in enumerate(f, start=1):
+                if not line.strip():
+                    continue
+                where = f"{pointer} ({file}:{lineno})"
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise _config_error(path, where, f"invalid JSON: {e.msg}", code="E214") from None
+                if not isinstance(obj, dict) or "label" not in obj or "pattern" not in obj:
+                    raise _config_error(
+                        path,
+                        where,
+                        "a pattern line needs 'label' and 'pattern' (EntityRuler JSONL)",
+                        code="E214",
+                    )
+                if not isinstance(obj["pattern"], (str, list)) or not obj["pattern"]:
+                    raise _config_error(
+                        path, where, "'pattern' must be a string or a list of token dicts", code="E214"
+                    )
+                if obj["label"] not in labels:
+                    raise _config_error(
+                        path,
+                        where,
+                        f"unknown label {obj['label']!r} in a pattern",
+                        hint=f"labels of this recipe: {', '.join(sorted(labels))}",
+                        code="E214",
+                    )
+    except UnicodeDecodeError as e:
+        raise _config_error(
+            path, pointer, f"pattern file {file} is not UTF-8: {e.reason}", code="E214"
+        ) from None
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    """Read, check and return the recipe at ``path`` (TOML).
+
+    Checks the schema (``schemas/recipe.schema.json``) first, then the cross-references:
+    labels used by relations, label maps, pattern files and rules must be declared, names
+    must be unique, pattern files must exist, and every rule must build. Every problem is a
+    ConfigError naming the file and the JSON path.
+    """
+    path = Path(path)
+    data = _read_toml(path)
+    _check_schema(path, data)
+    base = path.resolve().parent
+
+    _check_duplicates(path, data["labels"], "labels", "label")
+    _check_duplicates(path, data.get("relations", []), "relations", "relation type")
+    _check_duplicates(path, data.get("rules", []), "rules", "rule")
+    labels = tuple(
+        EntityLabel(
+            name=d["name"],
+            description=d.get("description", ""),
+            color=d.get("color", EntityLabel.color),
+            shortcut=d.get("shortcut"),
+        )
+        for d in data["labels"]
+    )
+    label_set = {label.name for label in labels}
+    shortcuts: dict[str, str] = {}
+    for i, label in enumerate(labels):
+        if label.shortcut is not None:
+            if label.shortcut in shortcuts:
+                raise _config_error(
+                    path,
+                    f"/labels/{i}/shortcut",
+                    f"shortcut {label.shortcut!r} is already used by {shortcuts[label.shortcut]}",
+                )
+            shortcuts[label.shortcut] = label.name
+
+    relation_types = []
+    for i, d in enumerate(data.get("relations", [])):
+        for j, pair in enumerate(d.get("allowed", [])):
+            for k, name in enumerate(pair):
+                if name not in label_set:
+                    raise _config_error(
+                        path,
+                        f"/relations/{i}/allowed/{j}/{k}",
+                        f"unknown label {name!r} in the allowed pairs of {d['name']}",
+                        hint=f"labels of this recipe: {', '.join(sorted(label_set))}",
+                    )
+        relation_types.append(
+            RelationType(
+                name=d["name"],
+                description=d.get("description", ""),
+                color=d.get("color", RelationType.color),
+                directed=d.get("directed", True),
+                allowed=tuple((a, b) for a, b in d.get("allowed", [])),
+            )
+        )
+
+    entities = data.get("entities", {})
+    pipeline: PipelineSource | None = None
+    if "pipeline" in entities:
+        p = entities["pipeline"]
+        for src, dst in p.get("label_map", {}).items():
+            if dst not in label_set:
+                raise _config_error(
+                    path,
+                    f"/entities/pipeline/label_map/{src}",
+                    f"unknown label {dst!r} in the label map",
+                    hint=f"labels of this recipe: {', '.join(sorted(label_set))}",
+                )
+        names = []
+        for name in p["names"]:
+            # A path names a pipeline directory relative to the recipe file.
+            names.append(
+                str((base / name).resolve())
+                if _is_path_like(name) and not name.startswith(BLANK_PREFIX)
+                else name
+            )
+        pipeline = PipelineSource(names=tuple(names), label_map=dict(p.get("label_map", {})))
+
+    patterns: list[Path] = []
+    for i, file in enumerate(entities.get("patterns", {}).get("files", [])):
+        resolved = (base / file).resolve()
+        _check_pattern_file(path, f"/entities/patterns/files/{i}", resolved, label_set)
+        patterns.append(resolved)
+
+    order = tuple(entities.get("order", [k for k in SOURCE_KINDS if k in entities]))
+    for i, kind in enumerate(order):
+        if kind not in entities:
+            raise _config_error(
+                path, f"/entities/order/{i}", f"source {kind!r} is in the order but not declared"
+            )
+
+    recipe = Recipe(
+        name=data["name"],
+        version=data["version"],
+        lang=data.get("lang", "en"),
+        description=data.get("description", ""),
+        labels=labels,
+        relation_types=tuple(relation_types),
+        allow_overlapping=data.get("allow_overlapping", False),
+        allow_self_loops=data.get("allow_self_loops", False),
+        pipeline=pipeline,
+        patterns=tuple(patterns),
+        conflict_policy=entities.get("conflict", "longest"),
+        relation_rules=tuple(data.get("rules", [])),
+        path=path,
+        source_order=order,
+    )
+    # Building the rules checks their kind, relation and parameters.
+    from annotate.relation_rules import build_rules
+
+    build_rules(recipe)
+    return recipe

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from annotate.cli._app import app, err, user_errors
+from annotate.cli._progress import progress_bar
+
+
+@app.command("preannotate")
+def preannotate_cli(
+    inputs: Annotated[
+        list[str], typer.Argument(help="Text/Markdown files, directories, JSONL files, or - for stdin.")
+    ],
+    recipe: Annotated[
+        Path, typer.Option("--recipe", "-r", help="The recipe (TOML), e.g. recipes/news.toml.")
+    ],
+    out: Annotated[str, typer.Option("--out", "-o", help="Where to write the tasks (JSONL); - for stdout.")],
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model", help="A pipeline name or path overriding the recipe's; blank:en for patterns only."
+        ),
+    ] = None,
+    n_process: Annotated[int, typer.Option("--n-process", help="Worker processes for spaCy.")] = 1,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Documents per spaCy batch.")] = 32,
+    limit: Annotated[int | None, typer.Option("--limit", help="Stop after this many documents.")] = None,
+    text_key: Annotated[str, typer.Option("--text-key", help="The text key of JSONL input.")] = "text",
+    glob: Annotated[
+        str, typer.Option("--glob", help="Files to read in directories (default: .txt, .md, .jsonl).")
+    ] = "**/*",
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Fail on the first undecodable, empty or duplicate document.")
+    ] = False,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite --out if it exists.")] = False,
+) -> None:
+    """Pre-annotate documents with a recipe's entity sources and relation rules; write tasks JSONL."""
+    from annotate.fileio import check_writable
+    from annotate.formats.jsonl import write_records
+    from annotate.preannotate import format_summary, preannotate
+    from annotate.recipe import load_recipe
+
+    with user_errors():
+        check_writable(out, force=force)  # fail before loading a model, not after
+        with progress_bar("pre-annotating") as advance:
+            run = preannotate(
+                inputs,
+                load_recipe(recipe),
+                model=model,
+                n_process=n_process,
+                batch_size=batch_size,
+                limit=limit,
+                text_key=text_key,
+                glob=glob,
+                strict=strict,
+                progress=advance,
+            )
+            write_records(out, run.records, force=force)
+        err(format_summary(run.summary, out))

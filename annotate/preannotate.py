@@ -1,0 +1,279 @@
+"""Pre-annotation: documents in, Records with entities and relations out, as a stream.
+
+``preannotate()`` loads the recipe's pipeline (only the components it needs) and returns a
+:class:`Run`: ``run.records`` is a generator of Records in input order, and ``run.summary``
+fills in as it is consumed (documents, spans by source, dropped labels, skipped documents
+with their reasons). The output is deterministic: ids are assigned in (start, end, label)
+order and nothing depends on time, process count or dict order.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from annotate.errors import DataError, UsageError
+from annotate.inputs import DEFAULT_GLOB, InputDoc, Problem, read_documents
+from annotate.model import Record, Relation, Span
+from annotate.pipelines import LoadedPipeline, load
+from annotate.recipe import Recipe
+from annotate.relation_rules import RelationRule, build_rules, find_relations, rules_needs
+
+if TYPE_CHECKING:
+    from spacy.tokens import Doc
+    from spacy.tokens import Span as SpacySpan
+
+DEFAULT_BATCH_SIZE = 32
+
+
+@dataclass
+class Summary:
+    """What a run did: counts, and every document skipped or warned about, with the reason."""
+
+    recipe: str = ""
+    pipeline: str = ""
+    components: list[str] = field(default_factory=list)
+    docs: int = 0
+    chars: int = 0
+    entities: Counter[str] = field(default_factory=Counter)  # by source
+    relations: Counter[str] = field(default_factory=Counter)  # by source
+    dropped_labels: Counter[str] = field(default_factory=Counter)  # pipeline labels not mapped
+    skipped: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    rules_skipped: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def docs_per_second(self) -> float:
+        return self.docs / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass
+class Run:
+    """A started pre-annotation: consume ``records``; ``summary`` is complete afterwards."""
+
+    records: Iterator[Record]
+    summary: Summary
+    pipeline: LoadedPipeline
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    start: int  # token indices
+    end: int
+    start_char: int
+    end_char: int
+    label: str
+    source: str
+    rank: int  # the source's place in the recipe's order
+
+
+def _candidates(doc: Doc, recipe: Recipe, pipe: LoadedPipeline, summary: Summary) -> list[_Candidate]:
+    out: list[_Candidate] = []
+    labels = set(recipe.label_names)
+    label_map = recipe.pipeline.label_map if recipe.pipeline is not None else {}
+    rank = 0
+    for kind in recipe.source_order:
+        if kind == "pipeline" and pipe.has_ner:
+            for ent in doc.ents:
+                label = (
+                    label_map.get(ent.label_) if label_map else (ent.label_ if ent.label_ in labels else None)
+                )
+                if label is None:
+                    summary.dropped_labels[ent.label_] += 1
+                    continue
+                out.append(
+                    _Candidate(
+                        ent.start, ent.end, ent.start_char, ent.end_char, label, pipe.model_source, rank
+                    )
+                )
+            rank += 1
+        elif kind == "patterns":
+            for key, source in pipe.pattern_keys:
+                for span in doc.spans[key]:
+                    out.append(
+                        _Candidate(
+                            span.start, span.end, span.start_char, span.end_char, span.label_, source, rank
+                        )
+                    )
+                rank += 1
+    return out
+
+
+def merge(candidates: Sequence[_Candidate], *, policy: str, allow_overlapping: bool) -> list[_Candidate]:
+    """Return the spans kept from all sources, sorted by (start, end, label).
+
+    ``first``: a span of an earlier source wins over any span it overlaps. ``longest``: the
+    longer span wins, and the earlier source on a tie. With ``allow_overlapping`` only exact
+    duplicates (same offsets) are settled. Ties are broken by position, so the result does
+    not depend on the order of ``candidates`` within a source.
+    """
+    if policy == "longest":
+        order = sorted(
+            candidates, key=lambda c: (-(c.end_char - c.start_char), c.rank, c.start_char, c.label)
+        )
+    elif policy == "first":
+        order = sorted(
+            candidates, key=lambda c: (c.rank, c.start_char, -(c.end_char - c.start_char), c.label)
+        )
+    else:
+        raise UsageError(f"unknown conflict policy {policy!r}", hint="valid policies: first, longest")
+    kept: list[_Candidate] = []
+    taken: set[int] = set()  # token indices covered
+    offsets: set[tuple[int, int]] = set()
+    for c in order:
+        if allow_overlapping:
+            if (c.start_char, c.end_char) in offsets:
+                continue
+        elif any(t in taken for t in range(c.start, c.end)):
+            continue
+        kept.append(c)
+        offsets.add((c.start_char, c.end_char))
+        taken.update(range(c.start, c.end))
+    return sorted(kept, key=lambda c: (c.start_char, c.end_char, c.label))
+
+
+def annotate_doc(
+    doc: Doc,
+    item: InputDoc,
+    *,
+    recipe: Recipe,
+    pipe: LoadedPipeline,
+    rules: Sequence[RelationRule],
+    summary: Summary,
+) -> Record:
+    """Return the Record for one processed document."""
+    from spacy.tokens import Span as SpacySpan
+    from spacy.util import filter_spans
+
+    kept = merge(
+        _candidates(doc, recipe, pipe, summary),
+        policy=recipe.conflict_policy,
+        allow_overlapping=recipe.allow_overlapping,
+    )
+    spans = [
+        Span(id=i, start=c.start_char, end=c.end_char, label=c.label, source=c.source)
+        for i, c in enumerate(kept)
+    ]
+    relations: list[Relation] = []
+    if rules:
+        ents: list[SpacySpan] = [SpacySpan(doc, c.start, c.end, label=c.label) for c in kept]
+        # DependencyMatcher patterns may test ENT_TYPE, so the doc carries the merged entities.
+        doc.ents = filter_spans(ents)
+        for k, f in enumerate(find_relations(rules, recipe, doc, ents)):
+            relations.append(Relation(id=k, head=f.head, tail=f.tail, label=f.label, source=f.source))
+    for s in spans:
+        summary.entities[s.source or ""] += 1
+    for r in relations:
+        summary.relations[r.source or ""] += 1
+    meta: dict[str, Any] = dict(item.meta)
+    meta["source_path"] = item.source
+    if item.line is not None:
+        meta["source_line"] = item.line
+    meta["recipe"] = recipe.id
+    meta["pipeline"] = pipe.id
+    return Record(text=item.text, doc_id=item.doc_id, entities=spans, relations=relations, meta=meta)
+
+
+def preannotate(
+    inputs: Sequence[str],
+    recipe: Recipe,
+    *,
+    model: str | None = None,
+    n_process: int = 1,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    limit: int | None = None,
+    text_key: str = "text",
+    glob: str = DEFAULT_GLOB,
+    strict: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> Run:
+    """Load the pipeline and return a Run whose ``records`` pre-annotate ``inputs`` lazily.
+
+    Skipped documents are reported in ``run.summary.skipped``; with ``strict`` the first one
+    raises a DataError instead. Raises ModelNotFoundError before reading any input when no
+    pipeline of the recipe is installed.
+    """
+    if n_process < 1:
+        raise UsageError("--n-process must be at least 1")
+    if batch_size < 1:
+        raise UsageError("--batch-size must be at least 1")
+    if limit is not None and limit < 0:
+        raise UsageError("--limit must not be negative")
+    all_rules = build_rules(recipe)
+    pipe = load(recipe, model=model, needs=rules_needs(all_rules))
+    rules = []
+    summary = Summary(recipe=recipe.id, pipeline=pipe.id, components=list(pipe.nlp.pipe_names))
+    for rule in all_rules:
+        missing = sorted(rule.needs - pipe.capabilities)
+        if missing:
+            summary.rules_skipped.append(f"{rule.name}: the pipeline {pipe.name} has no {', '.join(missing)}")
+        else:
+            rules.append(rule)
+
+    def documents() -> Iterator[tuple[str, InputDoc]]:
+        n = 0
+        for item in read_documents(inputs, text_key=text_key, glob=glob):
+            if isinstance(item, Problem):
+                if not item.fatal_if_strict:
+                    summary.warnings.append(item)
+                    continue
+                if strict:
+                    raise DataError(
+                        item.reason,
+                        path=item.source,
+                        line=item.line,
+                        code=item.code,
+                        hint="without --strict such documents are skipped and reported",
+                    )
+                summary.skipped.append(item)
+                continue
+            if limit is not None and n >= limit:
+                return
+            n += 1
+            yield item.text, item
+
+    def records() -> Iterator[Record]:
+        started = time.perf_counter()
+        try:
+            stream = pipe.nlp.pipe(documents(), as_tuples=True, batch_size=batch_size, n_process=n_process)
+            for doc, item in stream:
+                record = annotate_doc(doc, item, recipe=recipe, pipe=pipe, rules=rules, summary=summary)
+                summary.docs += 1
+                summary.chars += len(item.text)
+                if progress is not None:
+                    progress(1)
+                yield record
+        finally:
+            summary.seconds = time.perf_counter() - started
+
+    return Run(records=records(), summary=summary, pipeline=pipe)
+
+
+def format_summary(summary: Summary, out: str) -> str:
+    """Return the human summary of a run (for stderr): counts, speed, what was skipped."""
+    lines = [
+        f"wrote {summary.docs} tasks to {out} ({summary.recipe}, pipeline {summary.pipeline})",
+        f"  {summary.docs / summary.seconds if summary.seconds else 0:,.1f} docs/s, "
+        f"{summary.chars / summary.seconds if summary.seconds else 0:,.0f} chars/s; "
+        f"components: {', '.join(summary.components) or 'none'}",
+    ]
+    if summary.entities:
+        lines.append("  entities: " + ", ".join(f"{n} {s}" for s, n in sorted(summary.entities.items())))
+    if summary.relations:
+        lines.append("  relations: " + ", ".join(f"{n} {s}" for s, n in sorted(summary.relations.items())))
+    if summary.dropped_labels:
+        dropped = ", ".join(f"{n} {label}" for label, n in sorted(summary.dropped_labels.items()))
+        lines.append(f"  pipeline labels not in the label map, dropped: {dropped}")
+    for rule in summary.rules_skipped:
+        lines.append(f"  rule skipped: {rule}")
+    for w in summary.warnings:
+        lines.append(f"  warning: {w.where}: {w.reason} [{w.code}]")
+    if summary.skipped:
+        lines.append(f"  skipped {len(summary.skipped)} documents:")
+        for p in summary.skipped:
+            lines.append(f"    {p.where}: {p.reason} [{p.code}]")
+    return "\n".join(lines)

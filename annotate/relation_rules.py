@@ -1,0 +1,582 @@
+"""Relation rules: the kinds a recipe may declare, in a registry, and how they find relations.
+
+A recipe declares rules as data (``[[rules]]`` with a ``kind``); this module turns each into
+a :class:`RelationRule` and runs them over a parsed spaCy ``Doc`` whose entities are known.
+The kinds:
+
+- ``dependency_matcher``: spaCy DependencyMatcher patterns; two node ids bind head and tail;
+- ``trigger``: two entities in one sentence whose dependency path holds a trigger lemma;
+- ``title``: titles and appositions ("UN Secretary-General Antonio Guterres",
+  "Jens Stoltenberg, the secretary general of NATO", "Xi Jinping of China");
+- ``coordination``: a verb with a list of members ("formed by Brazil, Russia and India").
+
+A rule proposes (head, tail) pairs; :func:`find_relations` keeps those that obey the relation
+type's allowed label pairs, are not negated, and are not self-loops, and records the rule that
+made each one (``rule:<name>``). Add a kind with ``@register("name")``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from annotate.errors import ConfigError, location
+
+if TYPE_CHECKING:
+    from spacy.tokens import Doc, Span, Token
+
+    from annotate.recipe import Recipe, RelationType
+
+RULE_KINDS: dict[str, type[RelationRule]] = {}
+
+# Words that undo the verb they govern ("refused to join", "declined to sign").
+DEFAULT_NEGATORS = ("refuse", "decline", "reject", "fail", "deny", "abandon", "quit", "leave", "withdraw")
+
+
+def register(kind: str) -> Callable[[type[RelationRule]], type[RelationRule]]:
+    """Class decorator: register a rule class under ``kind``."""
+
+    def deco(cls: type[RelationRule]) -> type[RelationRule]:
+        cls.kind = kind
+        RULE_KINDS[kind] = cls
+        return cls
+
+    return deco
+
+
+def kinds() -> list[str]:
+    """Return the registered rule kinds, sorted."""
+    return sorted(RULE_KINDS)
+
+
+@dataclass(frozen=True)
+class Found:
+    """A relation found by a rule: indices into the entity list, the type and the rule."""
+
+    head: int
+    tail: int
+    label: str
+    source: str
+
+
+class RelationRule(ABC):
+    """One declared rule. Subclasses read their parameters in ``__init__`` and find pairs."""
+
+    kind: ClassVar[str] = ""
+    # Parameters a kind accepts besides name, kind, relation and description: name -> type.
+    params: ClassVar[dict[str, type | tuple[type, ...]]] = {}
+    required: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, spec: dict[str, Any], relation: RelationType, where: str) -> None:
+        self.name: str = spec["name"]
+        self.relation = relation
+        self.where = where
+        self.spec = spec
+        for key in spec:
+            if key in ("name", "kind", "relation", "description"):
+                continue
+            if key not in self.params:
+                valid = ", ".join(sorted(self.params)) or "none"
+                raise ConfigError(
+                    f"{where}/{key}: unknown parameter {key!r} for a {self.kind} rule",
+                    hint=f"parameters of {self.kind}: {valid}",
+                    code="E212",
+                )
+            expected = self.params[key]
+            # bool is an int in Python; a TOML `true` must not pass for a number.
+            wrong_bool = isinstance(spec[key], bool) and expected is not bool
+            if not isinstance(spec[key], expected) or wrong_bool:
+                raise ConfigError(f"{where}/{key}: wrong type for {key!r}", code="E212")
+        for key in self.required:
+            if key not in spec:
+                raise ConfigError(f"{where}: a {self.kind} rule needs {key!r}", code="E212")
+        self.negators = frozenset(self._words("negators", DEFAULT_NEGATORS))
+
+    def _words(self, key: str, default: Sequence[str] = ()) -> list[str]:
+        value = self.spec.get(key, list(default))
+        if not all(isinstance(w, str) and w.strip() for w in value):
+            raise ConfigError(f"{self.where}/{key}: must be a list of non-empty strings", code="E212")
+        return [w.lower() for w in value]
+
+    @property
+    def source(self) -> str:
+        return f"rule:{self.name}"
+
+    @property
+    def needs(self) -> frozenset[str]:
+        """Pipeline capabilities the rule needs: ``parser``, ``lemmatizer``, ``tagger``."""
+        return frozenset({"parser", "lemmatizer"})
+
+    @abstractmethod
+    def pairs(self, doc: Doc, ents: Sequence[Span], token_ent: dict[int, int]) -> Iterator[tuple[int, int]]:
+        """Yield ``(head, tail)`` entity indices; direction is the rule's to decide."""
+
+
+# --- helpers on the dependency tree -----------------------------------------------------------
+
+
+def token_entity_map(ents: Sequence[Span]) -> dict[int, int]:
+    """Return token index -> index of the (longest) entity that holds it."""
+    out: dict[int, int] = {}
+    for i, ent in enumerate(ents):
+        for t in range(ent.start, ent.end):
+            j = out.get(t)
+            if j is None or len(ents[j]) < len(ent):
+                out[t] = i
+    return out
+
+
+def _ancestors(token: Token) -> list[Token]:
+    chain = [token]
+    while chain[-1].head.i != chain[-1].i:
+        chain.append(chain[-1].head)
+    return chain
+
+
+def dependency_path(a: Token, b: Token) -> tuple[list[Token], Token] | None:
+    """Return (the tokens on the tree path from ``a`` to ``b``, both included; their lowest
+    common ancestor), or None when they are in different trees."""
+    up_a = _ancestors(a)
+    up_b = _ancestors(b)
+    index_b = {t.i: k for k, t in enumerate(up_b)}
+    for k, t in enumerate(up_a):
+        if t.i in index_b:
+            return up_a[: k + 1] + list(reversed(up_b[: index_b[t.i]])), t
+    return None
+
+
+def is_negated(token: Token, negators: frozenset[str]) -> bool:
+    """Return whether ``token`` or a verb that controls it is negated ("opted not to join",
+    "refused to join", "did not join")."""
+    t = token
+    for _ in range(4):
+        if any(c.dep_ == "neg" for c in t.children):
+            return True
+        if t is not token and t.lemma_.lower() in negators:
+            return True
+        if t.dep_ == "xcomp" and t.head.i != t.i:
+            t = t.head
+        else:
+            return False
+    return False
+
+
+def _match(token: Token, words: frozenset[str]) -> bool:
+    return token.lemma_.lower() in words or token.lower_ in words
+
+
+def _entity_at(token: Token, token_ent: dict[int, int]) -> int | None:
+    return token_ent.get(token.i)
+
+
+# --- the kinds --------------------------------------------------------------------------------
+
+
+@register("dependency_matcher")
+class DependencyMatcherRule(RelationRule):
+    """spaCy DependencyMatcher patterns; the nodes named by ``head`` and ``tail`` must be
+    tokens of entities."""
+
+    params: ClassVar[dict[str, type | tuple[type, ...]]] = {
+        "patterns": list,
+        "head": str,
+        "tail": str,
+        "negators": list,
+        "check_negation": bool,
+    }
+    required = ("patterns", "head", "tail")
+
+    def __init__(self, spec: dict[str, Any], relation: RelationType, where: str) -> None:
+        super().__init__(spec, relation, where)
+        from spacy.matcher import DependencyMatcher
+        from spacy.vocab import Vocab
+
+        self.patterns: list[list[dict[str, Any]]] = spec["patterns"]
+        self.head: str = spec["head"]
+        self.tail: str = spec["tail"]
+        self.check_negation: bool = spec.get("check_negation", True)
+        if not self.patterns:
+            raise ConfigError(f"{where}/patterns: needs at least one pattern", code="E212")
+        attrs: set[str] = set()
+        probe = DependencyMatcher(Vocab(), validate=True)
+        for i, pattern in enumerate(self.patterns):
+            if not isinstance(pattern, list) or not all(isinstance(n, dict) for n in pattern):
+                raise ConfigError(f"{where}/patterns/{i}: a pattern is a list of node tables", code="E212")
+            ids = [n.get("RIGHT_ID") for n in pattern]
+            for role in (self.head, self.tail):
+                if role not in ids:
+                    raise ConfigError(
+                        f"{where}/patterns/{i}: no node with RIGHT_ID {role!r} (the head/tail role)",
+                        hint=f"node ids in this pattern: {', '.join(map(str, ids))}",
+                        code="E212",
+                    )
+            try:
+                probe.add(f"p{i}", [pattern])
+            except (ValueError, KeyError, TypeError) as e:
+                raise ConfigError(
+                    f"{where}/patterns/{i}: not a valid DependencyMatcher pattern: {e}", code="E212"
+                ) from None
+            for node in pattern:
+                attrs.update(k.upper() for k in (node.get("RIGHT_ATTRS") or {}))
+        self._attrs = attrs
+        self._matchers: dict[int, Any] = {}
+
+    @property
+    def needs(self) -> frozenset[str]:
+        needs = {"parser"}
+        if "LEMMA" in self._attrs:
+            needs.add("lemmatizer")
+        if self._attrs & {"POS", "TAG", "MORPH"}:
+            needs.add("tagger")
+        return frozenset(needs)
+
+    def _matcher(self, doc: Doc) -> Any:
+        from spacy.matcher import DependencyMatcher
+
+        key = id(doc.vocab)
+        if key not in self._matchers:
+            matcher = DependencyMatcher(doc.vocab)
+            for i, pattern in enumerate(self.patterns):
+                matcher.add(f"{self.name}#{i}", [pattern])
+            self._matchers[key] = matcher
+        return self._matchers[key]
+
+    def pairs(self, doc: Doc, ents: Sequence[Span], token_ent: dict[int, int]) -> Iterator[tuple[int, int]]:
+        for match_id, token_ids in self._matcher(doc)(doc):
+            i = int(doc.vocab.strings[match_id].rsplit("#", 1)[1])
+            ids = [n["RIGHT_ID"] for n in self.patterns[i]]
+            h = _entity_at(doc[token_ids[ids.index(self.head)]], token_ent)
+            t = _entity_at(doc[token_ids[ids.index(self.tail)]], token_ent)
+            if h is None or t is None:
+                continue
+            if self.check_negation and any(is_negated(doc[k], self.negators) for k in token_ids):
+                continue
+            yield h, t
+
+
+@register("trigger")
+class TriggerRule(RelationRule):
+    """Two entities of one sentence whose dependency path holds a trigger lemma.
+
+    When one entity governs the other (a list: "talks between Putin and Kim"), the path has
+    no inner word, so up to ``climb`` ancestors of the governing one are searched too.
+    The direction follows the allowed pairs; when both ways are allowed, text order.
+    """
+
+    params: ClassVar[dict[str, type | tuple[type, ...]]] = {
+        "triggers": list,
+        "max_path": int,
+        "climb": int,
+        "negators": list,
+    }
+    required = ("triggers",)
+
+    def __init__(self, spec: dict[str, Any], relation: RelationType, where: str) -> None:
+        super().__init__(spec, relation, where)
+        self.triggers = frozenset(self._words("triggers"))
+        if not self.triggers:
+            raise ConfigError(f"{where}/triggers: needs at least one trigger", code="E212")
+        self.max_path: int = spec.get("max_path", 4)
+        self.climb: int = spec.get("climb", 2)
+        if self.max_path < 1 or self.climb < 0:
+            raise ConfigError(f"{where}: max_path must be >= 1 and climb >= 0", code="E212")
+
+    def pairs(self, doc: Doc, ents: Sequence[Span], token_ent: dict[int, int]) -> Iterator[tuple[int, int]]:
+        for sent in doc.sents:
+            inside = [i for i, e in enumerate(ents) if sent.start <= e.start < sent.end]
+            for x, i in enumerate(inside):
+                for j in inside[x + 1 :]:
+                    a, b = ents[i], ents[j]
+                    if a.end > b.start and b.end > a.start:
+                        continue
+                    found = dependency_path(a.root, b.root)
+                    if found is None:
+                        continue
+                    path, lca = found
+                    if len(path) - 1 > self.max_path:
+                        continue
+                    inner = [t for t in path if not (a.start <= t.i < a.end or b.start <= t.i < b.end)]
+                    if lca.i in (a.root.i, b.root.i):
+                        up = lca
+                        for _ in range(self.climb):
+                            if up.head.i == up.i:
+                                break
+                            up = up.head
+                            inner.append(up)
+                    if not any(_match(t, self.triggers) for t in inner):
+                        continue
+                    if any(is_negated(t, self.negators) for t in inner):
+                        continue
+                    if self.relation.allows(a.label_, b.label_):
+                        yield i, j
+                    elif self.relation.allows(b.label_, a.label_):
+                        yield j, i
+
+
+@register("title")
+class TitleRule(RelationRule):
+    """Titles and appositions: the person is the head, the organisation or place the tail.
+
+    - before the name: "UN Secretary-General Antonio Guterres", "Russia's President Putin";
+    - apposition: "Jens Stoltenberg, the secretary general of NATO", "Joseph Votel, commander
+      of U.S. Central Command", "Mark Rutte, NATO's secretary general";
+    - "<person> of <place>" ("Xi Jinping of China"), only when ``of_context`` is given and the
+      sentence holds one of its words ("world leaders, including ... Xi Jinping of China").
+
+    ``titles`` are matched against the exact words between the two names (lowercased), so
+    "former President" does not match "president".
+    """
+
+    params: ClassVar[dict[str, type | tuple[type, ...]]] = {
+        "titles": list,
+        "of_context": list,
+        "negators": list,
+    }
+    required = ("titles",)
+
+    def __init__(self, spec: dict[str, Any], relation: RelationType, where: str) -> None:
+        super().__init__(spec, relation, where)
+        self.titles = frozenset(" ".join(t.replace("-", " - ").split()) for t in self._words("titles"))
+        if not self.titles:
+            raise ConfigError(f"{where}/titles: needs at least one title", code="E212")
+        self.of_context = frozenset(self._words("of_context"))
+        self.longest = max(len(t.split()) for t in self.titles)
+
+    @property
+    def needs(self) -> frozenset[str]:
+        return frozenset({"parser", "lemmatizer"} if self.of_context else {"parser"})
+
+    def _is_title(self, tokens: Sequence[Token]) -> bool:
+        return " ".join(t.lower_ for t in tokens) in self.titles
+
+    def pairs(self, doc: Doc, ents: Sequence[Span], token_ent: dict[int, int]) -> Iterator[tuple[int, int]]:
+        ends = {e.end: i for i, e in enumerate(ents)}
+        for p, person in enumerate(ents):
+            # Before the name: <org> ['s] <title> <person>.
+            for k in range(1, self.longest + 2):
+                start = person.start - k
+                if start < 0 or start < person.sent.start:
+                    break
+                words = list(doc[start : person.start])
+                if words and words[0].lower_ in ("'s", "’s"):
+                    words = words[1:]
+                if not words or not self._is_title(words):
+                    continue
+                o = ends.get(start)
+                if o is not None:
+                    yield p, o
+            # Apposition: <person>, [the] [<org>['s]] <title> [of <org>].
+            for child in person.root.children:
+                if child.dep_ != "appos":
+                    continue
+                title = [
+                    t
+                    for t in child.subtree
+                    if t.i <= child.i and t.dep_ not in ("det", "punct", "poss", "case")
+                ]
+                title = [t for t in title if t.i not in token_ent]
+                if not self._is_title(title):
+                    continue
+                for t in child.subtree:
+                    o = token_ent.get(t.i)
+                    if o is not None and o != p and t.i == ents[o].root.i:
+                        if t.head.i == child.i or (t.head.dep_ == "prep" and t.head.head.i == child.i):
+                            yield p, o
+            # <person> of <place>, in a sentence about leaders.
+            if self.of_context and any(_match(t, self.of_context) for t in person.sent):
+                for prep in person.root.children:
+                    if prep.dep_ == "prep" and prep.lower_ == "of":
+                        for pobj in prep.children:
+                            o = token_ent.get(pobj.i)
+                            if pobj.dep_ == "pobj" and o is not None and o != p:
+                                yield p, o
+
+
+@register("coordination")
+class CoordinationRule(RelationRule):
+    """A verb that relates a group to a list of members, each member a relation of its own.
+
+    - ``member_subject_verbs`` ("form", "found", "join"): the members are the subject (or the
+      passive agent: "formed by A, B and C"), the group is the object (or passive subject);
+    - ``group_subject_verbs`` ("include", "comprise", "admit"): the group is the subject
+      (inherited through "was expanded to include"), the members are the object.
+
+    Members are expanded through conjuncts, appositions and "including"/"such as" lists.
+    A negated verb ("opted not to join") yields nothing. The member is the head.
+    """
+
+    params: ClassVar[dict[str, type | tuple[type, ...]]] = {
+        "member_subject_verbs": list,
+        "group_subject_verbs": list,
+        "negators": list,
+    }
+
+    LIST_PREPS = frozenset({"including", "like", "such", "as", "among"})
+
+    def __init__(self, spec: dict[str, Any], relation: RelationType, where: str) -> None:
+        super().__init__(spec, relation, where)
+        self.member_verbs = frozenset(self._words("member_subject_verbs"))
+        self.group_verbs = frozenset(self._words("group_subject_verbs"))
+        if not self.member_verbs and not self.group_verbs:
+            raise ConfigError(f"{where}: needs member_subject_verbs or group_subject_verbs", code="E212")
+
+    @staticmethod
+    def _subject(verb: Token) -> tuple[Token | None, bool]:
+        """Return (the subject of ``verb``, whether it is a passive subject), inherited from
+        the controlling verb for "to include" and from the first conjunct for "and was"."""
+        t = verb
+        for _ in range(4):
+            for c in t.children:
+                if c.dep_ in ("nsubj", "nsubjpass"):
+                    return c, c.dep_ == "nsubjpass"
+            if t.dep_ in ("xcomp", "advcl", "conj") and t.head.i != t.i:
+                t = t.head
+            else:
+                break
+        return None, False
+
+    def _members(self, token: Token, token_ent: dict[int, int], seen: set[int]) -> list[int]:
+        if token.i in seen:
+            return []
+        seen.add(token.i)
+        out: list[int] = []
+        e = token_ent.get(token.i)
+        if e is not None:
+            out.append(e)
+        for c in token.children:
+            if c.dep_ in ("conj", "appos"):
+                out += self._members(c, token_ent, seen)
+            elif c.dep_ == "prep" and c.lower_ in self.LIST_PREPS:
+                for g in c.children:
+                    if g.dep_ == "pobj":
+                        out += self._members(g, token_ent, seen)
+                    elif g.dep_ == "prep":  # "such as"
+                        out += [
+                            m
+                            for gg in g.children
+                            if gg.dep_ == "pobj"
+                            for m in self._members(gg, token_ent, seen)
+                        ]
+        return out
+
+    def pairs(self, doc: Doc, ents: Sequence[Span], token_ent: dict[int, int]) -> Iterator[tuple[int, int]]:
+        for verb in doc:
+            lemma = verb.lemma_.lower()
+            member_first = lemma in self.member_verbs
+            if not member_first and lemma not in self.group_verbs:
+                continue
+            if verb.pos_ not in ("VERB", "AUX", "") or is_negated(verb, self.negators):
+                continue
+            subject, passive = self._subject(verb)
+            objects = [c for c in verb.children if c.dep_ in ("dobj", "attr")]
+            agents = [g for c in verb.children if c.dep_ == "agent" for g in c.children if g.dep_ == "pobj"]
+            own_passive = any(c.dep_ in ("nsubjpass", "auxpass") for c in verb.children)
+            if member_first:
+                # "A and B formed X" / "X was formed by A and B" / "A joined X".
+                passive = own_passive or (passive and not objects)
+                member_roots = agents if passive else ([subject] if subject is not None else [])
+                group_roots = [subject] if passive and subject is not None else objects
+            elif own_passive:
+                continue
+            else:
+                # "X includes A and B" / "X was expanded to include A": the group is the subject.
+                group_roots = [subject] if subject is not None else []
+                member_roots = objects
+            groups = [token_ent[t.i] for t in group_roots if t is not None and t.i in token_ent]
+            for g in groups:
+                for root in member_roots:
+                    for m in self._members(root, token_ent, set()):
+                        if m != g:
+                            yield m, g
+
+
+# --- building and running --------------------------------------------------------------------
+
+
+def _where(recipe: Recipe, index: int) -> str:
+    return location(str(recipe.path) if recipe.path else None, None, f"/rules/{index}")
+
+
+def build_rule(spec: dict[str, Any], recipe: Recipe, index: int) -> RelationRule:
+    """Return the rule declared by ``spec`` (the ``index``-th of ``recipe``), checked.
+
+    An unknown kind or relation is a ConfigError that lists the valid names.
+    """
+    where = _where(recipe, index)
+    kind = spec.get("kind")
+    cls = RULE_KINDS.get(str(kind))
+    if cls is None:
+        raise ConfigError(
+            f"{where}/kind: unknown relation rule kind {kind!r}",
+            hint=f"valid kinds: {', '.join(kinds())}",
+            code="E213",
+        )
+    relation = recipe.relation_type(spec.get("relation", ""))
+    if relation is None:
+        raise ConfigError(
+            f"{where}/relation: unknown relation type {spec.get('relation')!r}",
+            hint=f"relation types of this recipe: {', '.join(recipe.relation_names) or 'none'}",
+            code="E212",
+        )
+    return cls(spec, relation, where)
+
+
+def build_rules(recipe: Recipe) -> list[RelationRule]:
+    """Return the recipe's rules, in the declared order."""
+    return [build_rule(spec, recipe, i) for i, spec in enumerate(recipe.relation_rules)]
+
+
+def find_relations(
+    rules: Sequence[RelationRule], recipe: Recipe, doc: Doc, ents: Sequence[Span]
+) -> list[Found]:
+    """Return the relations the rules find among ``ents`` (spans of ``doc``), deduplicated.
+
+    Every relation obeys its type's allowed label pairs; self-loops are kept only when the
+    recipe allows them. When two rules find the same relation, the earlier rule is recorded.
+    An undirected relation is stored with its first entity (in text order) as the head.
+    Returns them sorted by (head, tail, label).
+    """
+    token_ent = token_entity_map(ents)
+    found: dict[tuple[int, int, str], Found] = {}
+    for rule in rules:
+        rt = rule.relation
+        for h, t in rule.pairs(doc, ents, token_ent):
+            if h == t and not recipe.allow_self_loops:
+                continue
+            if not rt.allows(ents[h].label_, ents[t].label_):
+                continue
+            if not rt.directed and (ents[t].start_char, ents[t].end_char) < (
+                ents[h].start_char,
+                ents[h].end_char,
+            ):
+                h, t = t, h
+            key = (h, t, rt.name)
+            if key not in found:
+                found[key] = Found(h, t, rt.name, rule.source)
+    return [found[k] for k in sorted(found)]
+
+
+def rules_needs(rules: Sequence[RelationRule]) -> frozenset[str]:
+    """Return the union of what the rules need from the pipeline."""
+    out: set[str] = set()
+    for r in rules:
+        out |= r.needs
+    return frozenset(out)
+
+
+__all__ = [
+    "RULE_KINDS",
+    "Found",
+    "RelationRule",
+    "build_rule",
+    "build_rules",
+    "dependency_path",
+    "find_relations",
+    "is_negated",
+    "kinds",
+    "register",
+    "rules_needs",
+    "token_entity_map",
+]
