@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from annotate.cli._app import app, err, user_errors
+from annotate.cli._connection import UrlOption, UsernameOption, connection_settings
+from annotate.cli._progress import progress_bar
+
+DEFAULT_BATCH_SIZE = 1000
+
+
+@app.command("push")
+def push_cli(
+    tasks: Annotated[Path, typer.Argument(help="Tasks to upload (JSONL), e.g. from `annotate preannotate`.")],
+    project: Annotated[str, typer.Option("--project", help="Doccano project name or id.")],
+    recipe: Annotated[
+        Path, typer.Option("--recipe", help="The recipe: labels, relation types, overlapping.")
+    ],
+    create: Annotated[
+        bool, typer.Option("--create", help="Create the project if it does not exist.")
+    ] = False,
+    sync_labels: Annotated[
+        bool, typer.Option("--sync-labels", help="Add the recipe's label types the project lacks.")
+    ] = False,
+    update: Annotated[
+        bool,
+        typer.Option(
+            "--update", help="Replace changed pre-annotations where nobody edited or confirmed them."
+        ),
+    ] = False,
+    skip_invalid: Annotated[
+        bool, typer.Option("--skip-invalid", help="Push the valid tasks and report the invalid ones.")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would happen; write nothing.")
+    ] = False,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Tasks per import task.")] = (
+        DEFAULT_BATCH_SIZE
+    ),
+    url: UrlOption = None,
+    username: UsernameOption = None,
+) -> None:
+    """Upload tasks into a Doccano project, idempotently: documents already there are skipped."""
+    from annotate.doccano import connect
+    from annotate.push import push
+    from annotate.recipe import load_recipe
+
+    with user_errors():
+        rec = load_recipe(recipe)
+        with connect(connection_settings(url, username)) as api, progress_bar("pushing") as advance:
+            report = push(
+                api,
+                tasks,
+                project=project,
+                recipe=rec,
+                create=create,
+                sync_labels=sync_labels,
+                update=update,
+                skip_invalid=skip_invalid,
+                dry_run=dry_run,
+                batch_size=batch_size,
+                progress=advance,
+            )
+    for w in report.warnings:
+        err(f"warning: {w}")
+    for r in report.refused[:20]:
+        err(f"refused: {tasks}:{r.line}: {r.reason}")
+    verb = "would push" if dry_run else "pushed"
+    err(
+        f"{verb} {report.pushed}, updated {report.updated}, skipped {report.skipped_present} already present"
+        + (f", {report.skipped_human} with human work" if report.skipped_human else "")
+        + (f", {report.skipped_text_changed} with a changed text" if report.skipped_text_changed else "")
+        + f", refused {len(report.refused)}"
+        + (f"; removed {report.duplicates_removed} duplicates" if report.duplicates_removed else "")
+        + (f"; repaired {report.repaired}" if report.repaired else "")
+    )
+    if report.labels_added:
+        err(("would add" if dry_run else "added") + " label types: " + ", ".join(report.labels_added))
+    typer.echo(report.project_url)

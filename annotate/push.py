@@ -1,0 +1,695 @@
+"""``annotate push``: bulk, idempotent, resumable upload of tasks into a Doccano project.
+
+How a push goes:
+
+1. Read and validate every task first (the same validator as ``annotate validate``). An invalid
+   task is refused with ``file:line`` and a reason; nothing is uploaded unless ``skip_invalid``.
+2. Find (or, with ``create``, make) the project and check it against the recipe: a
+   SequenceLabeling project with relations, collaborative annotation and the recipe's
+   ``allow_overlapping``; the recipe's span and relation types. A conflict is reported and
+   nothing is changed; missing label types are added only with ``sync_labels``. A label-type
+   name that exists is never created again (Doccano answers that with a 500).
+3. List what the project holds (paged) and index it by ``doc_id``. A document already there
+   with the same ``doc_hash`` is skipped. ``update`` replaces an unchanged text's
+   pre-annotations when the task's annotations changed, but only where nobody edited,
+   commented or confirmed the example.
+4. Upload the rest through Doccano's import task, a JSONL file per batch, and poll it with our
+   own timeout. A batch the server failed is rolled back and reported (exit 3).
+5. List again and repair: an import task finished by the server after we were killed, or
+   retried by Celery, leaves duplicates; an untouched duplicate is deleted, keeping a complete
+   copy. The server's contents are the source of truth.
+
+A small ledger (``$ANNOTATE_HOME/push-ledger/``) remembers the import task of the batch in
+flight, so a run after ``kill -9`` first waits for that task and checks those documents.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from annotate.errors import ConfigError, DataError, NotFound, ServerError, TaskFailed
+from annotate.formats.doccano import (
+    DOC_HASH,
+    DOC_ID,
+    TASK_HASH,
+    dumps_import_line,
+    fingerprint,
+    record_fingerprint,
+)
+from annotate.model import Record, text_hash
+from annotate.recipe import Recipe
+
+Progress = Callable[[int], None]
+
+DEFAULT_BATCH_SIZE = 1000
+MAX_REFUSALS_SHOWN = 20
+
+
+class ProjectConflict(ConfigError):
+    """The Doccano project's settings or labels disagree with the recipe (exit 2)."""
+
+    code = "E250"
+
+
+@dataclass
+class Refusal:
+    """One task that was not pushed: where it is and why."""
+
+    line: int
+    doc_id: str | None
+    reason: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}" + (f" ({self.doc_id})" if self.doc_id else "") + f": {self.reason}"
+
+
+@dataclass
+class PushReport:
+    """What a push did (or, with ``dry_run``, would do)."""
+
+    project_id: int | None
+    project_name: str
+    project_url: str
+    total: int = 0
+    pushed: int = 0
+    updated: int = 0
+    skipped_present: int = 0
+    skipped_human: int = 0
+    skipped_text_changed: int = 0
+    refused: list[Refusal] = field(default_factory=list)
+    duplicates_removed: int = 0
+    repaired: int = 0
+    labels_added: list[str] = field(default_factory=list)
+    created_project: bool = False
+    dry_run: bool = False
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+# -- validation ------------------------------------------------------------------------------------
+
+
+def _load_tasks(
+    path: str | os.PathLike[str], recipe: Recipe
+) -> tuple[list[tuple[int, Record]], list[Refusal]]:
+    """Return the valid tasks with their line numbers, and the refusals (one per bad line)."""
+    from annotate.fileio import open_text
+    from annotate.validate import ERROR, validate_file
+
+    refusals: dict[int, Refusal] = {}
+    report = validate_file(path, kind="task", recipe=recipe, **_no_token_checks(validate_file))
+    for f in report.findings:
+        if f.level == ERROR and (f.line or 0) not in refusals:
+            where = f"{f.pointer}: " if f.pointer else ""
+            refusals[f.line or 0] = Refusal(f.line or 0, None, f"{where}[{f.code}] {f.message}")
+    good: list[tuple[int, Record]] = []
+    seen: dict[str, int] = {}
+    with open_text(path) as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if lineno in refusals or not line.strip():
+                continue
+            try:
+                rec = Record.from_dict(json.loads(line))
+            except (ValueError, KeyError, TypeError, AttributeError) as e:
+                refusals[lineno] = Refusal(lineno, None, f"not a valid task ({type(e).__name__})")
+                continue
+            problem = _semantic_problem(rec, recipe)
+            if problem is None and rec.doc_id in seen:
+                problem = f"duplicate doc_id {rec.doc_id!r} (first at line {seen[rec.doc_id]})"
+            if problem is not None:
+                refusals[lineno] = Refusal(lineno, rec.doc_id, problem)
+                continue
+            seen[rec.doc_id] = lineno
+            good.append((lineno, rec))
+    return good, sorted(refusals.values(), key=lambda r: r.line)
+
+
+def _no_token_checks(func: Callable[..., Any]) -> dict[str, Any]:
+    """Return the keyword that turns off the validator's token-alignment warnings, if it has one.
+
+    Push acts only on errors; the token check (a warning) needs spaCy, whose import costs
+    seconds, a large part of a 1,000-document push.
+    """
+    import inspect
+
+    params = inspect.signature(func).parameters
+    return {"tokens": False} if "tokens" in params else {}
+
+
+def _semantic_problem(rec: Record, recipe: Recipe) -> str | None:
+    """Return why Doccano would mangle this task (it drops or duplicates silently), or None.
+
+    These re-check, right before upload, what the server fails to check itself.
+    """
+    n = len(rec.text)
+    if not rec.text:
+        return "empty text (Doccano refuses it)"
+    if rec.doc_hash != text_hash(rec.text):
+        return "doc_hash does not match the text"
+    ids: set[int] = set()
+    labels = set(recipe.label_names)
+    for s in rec.entities:
+        if s.id in ids:
+            return f"entity id {s.id} is used twice"
+        ids.add(s.id)
+        if not (0 <= s.start < s.end <= n):
+            return f"entity {s.id} [{s.start}, {s.end}) is outside the text (length {n}) or empty"
+        if labels and s.label not in labels:
+            return f"entity {s.id} has label {s.label!r}, which the recipe does not declare"
+    if not recipe.allow_overlapping:
+        spans = sorted(rec.entities, key=lambda s: (s.start, s.end))
+        for a, b in zip(spans, spans[1:], strict=False):
+            if b.start < a.end:
+                return f"entities {a.id} and {b.id} overlap, and the recipe does not allow overlapping"
+    by_id = rec.span_by_id()
+    types = set(recipe.relation_names)
+    for r in rec.relations:
+        if r.head not in by_id or r.tail not in by_id:
+            return f"relation {r.id} points to a missing entity"
+        if r.head == r.tail and not recipe.allow_self_loops:
+            return f"relation {r.id} is a self-loop"
+        if types and r.label not in types:
+            return f"relation {r.id} has type {r.label!r}, which the recipe does not declare"
+    return None
+
+
+# -- project and labels -------------------------------------------------------------------------------
+
+
+def _shortcut(spec: str | None) -> tuple[str | None, str | None]:
+    """Return Doccano's ``(prefix_key, suffix_key)`` for a recipe shortcut like ``p`` or ``ctrl+p``."""
+    if not spec:
+        return None, None
+    parts = [p for p in spec.lower().replace("+", " ").split() if p]
+    key = parts[-1]
+    prefix = " ".join(parts[:-1]) or None
+    if (
+        len(key) != 1
+        or not (key.isdigit() or "a" <= key <= "z")
+        or prefix not in (None, "ctrl", "shift", "ctrl shift")
+    ):
+        raise ConfigError(
+            f"shortcut {spec!r} is not one Doccano supports",
+            hint="use one letter or digit, optionally after ctrl, shift or ctrl+shift",
+        )
+    return prefix, key
+
+
+def _wanted_label_types(recipe: Recipe) -> dict[str, list[dict[str, Any]]]:
+    """Return the label-type bodies the recipe asks for, by kind."""
+    spans = []
+    for label in recipe.labels:
+        prefix, key = _shortcut(label.shortcut)
+        spans.append(
+            {
+                "text": label.name,
+                "prefix_key": prefix,
+                "suffix_key": key,
+                "background_color": label.color,
+                "text_color": "#ffffff",
+            }
+        )
+    rels = [
+        {
+            "text": r.name,
+            "prefix_key": None,
+            "suffix_key": None,
+            "background_color": r.color,
+            "text_color": "#ffffff",
+        }
+        for r in recipe.relation_types
+    ]
+    return {"span": spans, "relation": rels}
+
+
+def project_settings(recipe: Recipe) -> dict[str, Any]:
+    """Return the project settings a push needs for ``recipe``."""
+    return {
+        "project_type": "SequenceLabeling",
+        "use_relation": True,
+        "collaborative_annotation": True,
+        "allow_overlapping": bool(recipe.allow_overlapping),
+    }
+
+
+def _settings_conflicts(project: dict[str, Any], recipe: Recipe) -> list[str]:
+    wanted = project_settings(recipe)
+    return [
+        f"{key} is {project.get(key)!r}, the recipe needs {value!r}"
+        for key, value in wanted.items()
+        if project.get(key) != value
+    ]
+
+
+def _label_plan(
+    existing: dict[str, list[dict[str, Any]]], recipe: Recipe
+) -> tuple[dict[str, list[dict[str, Any]]], list[str], list[str]]:
+    """Return (types to add by kind, conflicts, warnings) for the recipe's label types."""
+    to_add: dict[str, list[dict[str, Any]]] = {"span": [], "relation": []}
+    conflicts: list[str] = []
+    warnings: list[str] = []
+    for kind, bodies in _wanted_label_types(recipe).items():
+        have = {t["text"]: t for t in existing[kind]}
+        taken = {
+            (t.get("prefix_key"), t.get("suffix_key")): t["text"]
+            for t in existing[kind]
+            if t.get("suffix_key")
+        }
+        for body in bodies:
+            name = body["text"]
+            cur = have.get(name)
+            keys = (body["prefix_key"], body["suffix_key"])
+            if cur is None:
+                if body["suffix_key"] and keys in taken:
+                    conflicts.append(f"{kind} type {name!r}: its shortcut is taken by {taken[keys]!r}")
+                to_add[kind].append(body)
+                continue
+            if body["suffix_key"] and (cur.get("prefix_key"), cur.get("suffix_key")) != keys:
+                conflicts.append(
+                    f"{kind} type {name!r} has shortcut {cur.get('prefix_key')}/{cur.get('suffix_key')}, "
+                    f"the recipe says {body['prefix_key']}/{body['suffix_key']}"
+                )
+            if str(cur.get("background_color", "")).lower() != str(body["background_color"]).lower():
+                warnings.append(
+                    f"{kind} type {name!r} is coloured {cur.get('background_color')} in the project, "
+                    f"{body['background_color']} in the recipe (left as it is)"
+                )
+    return to_add, conflicts, warnings
+
+
+def _ensure_project(
+    api: Any,
+    project: str | int,
+    recipe: Recipe,
+    *,
+    create: bool,
+    sync_labels: bool,
+    dry_run: bool,
+    report: PushReport,
+) -> dict[str, Any] | None:
+    """Return the checked project (None in a dry run that would create it); add labels if asked."""
+    try:
+        proj = api.find_project(project)
+    except NotFound:
+        if not create:
+            raise NotFound(f"no project {project!r} at {api.url}", hint="pass --create to make it") from None
+        if str(project).strip().isdigit():
+            raise ConfigError(
+                f"cannot create a project named by an id ({project})", hint="give a name"
+            ) from None
+        report.created_project = True
+        if dry_run:
+            report.labels_added = [
+                b["text"] for bodies in _wanted_label_types(recipe).values() for b in bodies
+            ]
+            return None
+        settings = project_settings(recipe)
+        proj = api.create_project(
+            str(project),
+            project_type=settings["project_type"],
+            description=recipe.description or f"annotate recipe {recipe.id}",
+            collaborative_annotation=True,
+            allow_overlapping=settings["allow_overlapping"],
+            use_relation=True,
+        )
+    report.project_id = int(proj["id"])
+    report.project_name = str(proj.get("name", project))
+    report.project_url = f"{api.url}/projects/{proj['id']}"
+    conflicts = _settings_conflicts(proj, recipe)
+    existing = {kind: api.list_label_types(proj["id"], kind) for kind in ("span", "relation")}
+    to_add, label_conflicts, warnings = _label_plan(existing, recipe)
+    conflicts += label_conflicts
+    report.warnings += warnings
+    missing = [b["text"] for bodies in to_add.values() for b in bodies]
+    if missing and not sync_labels and not report.created_project:
+        conflicts.append("missing label types " + ", ".join(missing) + " (pass --sync-labels to add them)")
+    if conflicts:
+        raise ProjectConflict(
+            f"project {report.project_name!r} ({report.project_url}) does not match recipe {recipe.id}: "
+            + "; ".join(conflicts),
+            hint="nothing was changed; fix the project or the recipe, or push to a new project with --create",
+        )
+    for kind, bodies in to_add.items():
+        for body in bodies:
+            report.labels_added.append(body["text"])
+            if not dry_run:
+                api.create_label_type(proj["id"], kind, body)
+    return dict(proj)
+
+
+# -- what the server holds ---------------------------------------------------------------------------
+
+
+@dataclass
+class Held:
+    """One example the project holds for a doc_id."""
+
+    example_id: int
+    doc_hash: str | None
+    task_hash: str | None
+    confirmed: bool
+    comments: int
+
+
+def _index(examples: Iterable[dict[str, Any]]) -> dict[str, list[Held]]:
+    """Return the project's examples by doc_id, oldest first (examples without one are ignored)."""
+    out: dict[str, list[Held]] = defaultdict(list)
+    for ex in examples:
+        meta = ex.get("meta") or {}
+        doc_id = meta.get(DOC_ID)
+        if doc_id is None:
+            continue
+        out[str(doc_id)].append(
+            Held(
+                example_id=int(ex["id"]),
+                doc_hash=meta.get(DOC_HASH),
+                task_hash=meta.get(TASK_HASH),
+                confirmed=bool(ex.get("is_confirmed")),
+                comments=int(ex.get("comment_count") or 0),
+            )
+        )
+    for held in out.values():
+        held.sort(key=lambda h: h.example_id)
+    return out
+
+
+class _Labels:
+    """Label-type id -> name maps of a project, fetched once."""
+
+    def __init__(self, api: Any, project_id: int) -> None:
+        self.span = {t["id"]: t["text"] for t in api.list_label_types(project_id, "span")}
+        self.rel = {t["id"]: t["text"] for t in api.list_label_types(project_id, "relation")}
+
+
+def server_fingerprint(api: Any, project_id: int, example_id: int, labels: _Labels) -> str:
+    """Return the fingerprint of what an example holds now (every user's spans and relations)."""
+    spans, triples, _ = _server_keys(api, project_id, example_id, labels)
+    return fingerprint(spans, triples)
+
+
+def _untouched(api: Any, project_id: int, held: Held, labels: _Labels) -> bool:
+    """True when nobody confirmed, commented or changed the annotations of this example."""
+    if held.confirmed or held.comments:
+        return False
+    if held.task_hash is None:
+        return False
+    return server_fingerprint(api, project_id, held.example_id, labels) == held.task_hash
+
+
+# -- the ledger ------------------------------------------------------------------------------------
+
+
+class Ledger:
+    """The batch in flight for one project: its import task id and doc_ids. Survives ``kill -9``."""
+
+    def __init__(self, directory: Path, url: str, project_id: int) -> None:
+        key = hashlib.sha256(f"{url}#{project_id}".encode()).hexdigest()[:16]
+        self.path = directory / f"{key}.json"
+
+    def load(self) -> list[dict[str, Any]]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (FileNotFoundError, ValueError):
+            return []
+        return list(data.get("batches", [])) if isinstance(data, dict) else []
+
+    def save(self, batches: list[dict[str, Any]]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not batches:
+            self.path.unlink(missing_ok=True)
+            return
+        tmp = self.path.with_suffix(".tmp")
+        with tmp.open("w", encoding="utf-8") as f:
+            json.dump({"batches": batches}, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path)
+
+
+def _default_ledger_dir() -> Path:
+    from annotate.settings import annotate_home
+
+    return annotate_home() / "push-ledger"
+
+
+# -- the push --------------------------------------------------------------------------------------
+
+
+def push(
+    api: Any,
+    tasks_path: str | os.PathLike[str],
+    *,
+    project: str | int,
+    recipe: Recipe,
+    create: bool = False,
+    sync_labels: bool = False,
+    update: bool = False,
+    skip_invalid: bool = False,
+    dry_run: bool = False,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: Progress | None = None,
+    ledger_dir: Path | None = None,
+    task_timeout: float | None = None,
+) -> PushReport:
+    """Push the tasks of ``tasks_path`` into a Doccano project; return what was done.
+
+    ``api`` is a logged-in :class:`annotate.doccano.DoccanoAPI`. Raises DataError for invalid
+    tasks (unless ``skip_invalid``), ProjectConflict when the project disagrees with the recipe,
+    and ServerError subclasses (exit 3) when the server or an import task fails.
+    """
+    t0 = time.monotonic()
+    if batch_size < 1:
+        raise ConfigError("--batch-size must be at least 1")
+    tasks, refusals = _load_tasks(tasks_path, recipe)
+    report = PushReport(project_id=None, project_name=str(project), project_url="", dry_run=dry_run)
+    report.total = len(tasks) + len(refusals)
+    report.refused = refusals
+    if refusals and not skip_invalid:
+        shown = "\n".join(f"  {tasks_path}:{r.line}: {r.reason}" for r in refusals[:MAX_REFUSALS_SHOWN])
+        more = len(refusals) - MAX_REFUSALS_SHOWN
+        raise DataError(
+            f"{len(refusals)} invalid task(s); nothing was uploaded:\n{shown}"
+            + (f"\n  ... and {more} more" if more > 0 else ""),
+            path=str(tasks_path),
+            line=refusals[0].line,
+            code="E160",
+            hint="fix them (`annotate validate` lists all), or pass --skip-invalid to push the rest",
+        )
+    proj = _ensure_project(
+        api, project, recipe, create=create, sync_labels=sync_labels, dry_run=dry_run, report=report
+    )
+    if proj is None:  # dry run of a project that does not exist yet
+        report.pushed = len(tasks)
+        report.project_url = f"{api.url}/projects/<new>"
+        report.seconds = time.monotonic() - t0
+        return report
+    pid = int(proj["id"])
+    ledger = Ledger(ledger_dir or _default_ledger_dir(), api.url, pid)
+    timeout = task_timeout if task_timeout is not None else max(120.0, 0.2 * batch_size)
+
+    # A batch left in flight by a killed run: let its task finish, then check those documents.
+    suspects: set[str] = set()
+    leftovers = ledger.load()
+    for entry in leftovers:
+        suspects.update(entry.get("doc_ids", []))
+        if entry.get("task_id") and not dry_run:
+            try:
+                api.wait_task(entry["task_id"], timeout=timeout, what="the import left by an earlier push")
+            except TaskFailed as e:
+                report.warnings.append(f"an earlier push's import task failed: {e.message}")
+
+    labels = _Labels(api, pid)
+    held = _index(api.list_examples(pid))
+    wanted = {rec.doc_id: rec for _, rec in tasks}
+    if not dry_run:
+        _repair(api, pid, held, wanted, labels, suspects, report)
+        if leftovers:
+            ledger.save([])
+
+    to_upload: list[Record] = []
+    to_replace: dict[str, list[int]] = {}
+    for _, rec in tasks:
+        copies = held.get(rec.doc_id, [])
+        if not copies:
+            to_upload.append(rec)
+            continue
+        current = copies[0]
+        if current.doc_hash != rec.doc_hash:
+            report.skipped_text_changed += 1
+            report.warnings.append(
+                f"{rec.doc_id}: the project holds a different text for this doc_id; left as it is"
+            )
+            continue
+        if not update or current.task_hash == record_fingerprint(rec):
+            report.skipped_present += 1
+            continue
+        if all(_untouched(api, pid, h, labels) for h in copies):
+            to_replace[rec.doc_id] = [h.example_id for h in copies]
+            to_upload.append(rec)
+        else:
+            report.skipped_human += 1
+    if progress is not None:
+        progress(report.skipped_present + report.skipped_human + report.skipped_text_changed)
+
+    if dry_run:
+        report.updated = len(to_replace)
+        report.pushed = len(to_upload) - report.updated
+        report.seconds = time.monotonic() - t0
+        return report
+
+    for start in range(0, len(to_upload), batch_size):
+        batch = to_upload[start : start + batch_size]
+        _upload_batch(api, pid, batch, to_replace, ledger, timeout)
+        report.updated += sum(1 for r in batch if r.doc_id in to_replace)
+        report.pushed += sum(1 for r in batch if r.doc_id not in to_replace)
+        if progress is not None:
+            progress(len(batch))
+
+    if to_upload or suspects:
+        # The server is the truth: every pushed document must be there exactly once. Only
+        # documents with several copies are inspected (a ghost import, a Celery retry).
+        held = _index(api.list_examples(pid))
+        _repair(api, pid, held, wanted, labels, set(), report)
+        again = [r for r in to_upload if r.doc_id not in held]
+        if again and len(again) < len(to_upload):
+            # Copies that were only partly imported were deleted: import those documents again.
+            _upload_batch(api, pid, again, {}, ledger, timeout)
+            held = _index(api.list_examples(pid))
+        missing = [r.doc_id for r in to_upload if r.doc_id not in held]
+        if missing:
+            raise TaskFailed(
+                f"{len(missing)} document(s) are missing after the import, e.g. {missing[0]!r}",
+                hint="run the same push again: it uploads only what is missing",
+            )
+    report.seconds = time.monotonic() - t0
+    return report
+
+
+def _upload_batch(
+    api: Any, pid: int, batch: list[Record], to_replace: dict[str, list[int]], ledger: Ledger, timeout: float
+) -> None:
+    """Import one batch through Doccano's import task; roll it back if the task fails."""
+    doc_ids = [r.doc_id for r in batch]
+    old = [eid for r in batch for eid in to_replace.get(r.doc_id, [])]
+    # Delete before import: if we die in between, the document is simply missing and the next
+    # run pushes it again; the examples deleted were untouched, so nothing human is lost.
+    api.delete_examples(pid, old)
+    with tempfile.TemporaryDirectory(prefix="annotate-push-") as tmp:
+        path = Path(tmp) / "tasks.jsonl"
+        with path.open("w", encoding="ascii", newline="\n") as f:
+            for rec in batch:
+                f.write(dumps_import_line(rec))
+                f.write("\n")
+        upload_id = api.upload_file(path)
+        entry: dict[str, Any] = {"doc_ids": doc_ids, "task_id": None, "at": time.time()}
+        ledger.save([entry])
+        task_id = api.start_import(pid, [upload_id])
+        entry["task_id"] = task_id
+        ledger.save([entry])
+        try:
+            result = api.wait_task(task_id, timeout=timeout, what=f"import of {len(batch)} documents")
+            errors = api.import_errors(result)
+            if errors:
+                raise TaskFailed(
+                    f"import of {len(batch)} documents: Doccano reported {len(errors)} error(s): "
+                    + "; ".join(errors[:5]),
+                    hint="this batch was rolled back; fix the data and push again",
+                )
+        except TaskFailed:
+            _rollback(api, pid, set(doc_ids))
+            ledger.save([])
+            raise
+    ledger.save([])
+
+
+def _rollback(api: Any, pid: int, doc_ids: set[str]) -> None:
+    """Delete the unconfirmed examples of ``doc_ids`` created by a failed batch (best effort)."""
+    try:
+        held = _index(api.list_examples(pid))
+        api.delete_examples(
+            pid,
+            [h.example_id for d in doc_ids for h in held.get(d, []) if not h.confirmed and not h.comments],
+        )
+    except ServerError:
+        pass  # the next push finds and repairs them
+
+
+def _server_keys(
+    api: Any, pid: int, example_id: int, labels: _Labels
+) -> tuple[list[Any], list[Any], set[Any]]:
+    """Return an example's span keys, relation triples (by span keys) and the users who made them."""
+    spans = api.list_spans(pid, example_id)
+    rels = api.list_relations(pid, example_id)
+    key = {
+        s["id"]: (s["start_offset"], s["end_offset"], labels.span.get(s["label"], str(s["label"])))
+        for s in spans
+    }
+    triples = [
+        (key[r["from_id"]], key[r["to_id"]], labels.rel.get(r["type"], str(r["type"])))
+        for r in rels
+        if r["from_id"] in key and r["to_id"] in key
+    ]
+    return list(key.values()), triples, {a.get("user") for a in spans + rels}
+
+
+def _repair(
+    api: Any,
+    pid: int,
+    held: dict[str, list[Held]],
+    wanted: dict[str, Record],
+    labels: _Labels,
+    suspects: set[str],
+    report: PushReport,
+) -> None:
+    """Delete duplicate and partly imported copies of our documents that nobody touched.
+
+    Duplicates come from an import the server finished after we were killed, or from Celery
+    retrying a failed import (whose first attempt may have saved the examples without all their
+    annotations). A single copy is checked only when it is a ``suspect`` (its batch was in
+    flight), because a check costs two requests. Updates ``held``: a document whose every copy
+    was deleted is no longer held, so it gets uploaded again.
+    """
+    me = api.whoami().get("id")
+    doomed: list[int] = []
+    for doc_id, copies in list(held.items()):
+        rec = wanted.get(doc_id)
+        if rec is None or (len(copies) == 1 and doc_id not in suspects):
+            continue
+        want_spans = {s.key for s in rec.entities}
+        complete: list[Held] = []
+        partial: list[Held] = []
+        human: list[Held] = []
+        for h in copies:
+            if h.confirmed or h.comments or h.doc_hash != rec.doc_hash:
+                human.append(h)
+                continue
+            spans, triples, users = _server_keys(api, pid, h.example_id, labels)
+            fp = fingerprint(spans, triples)
+            if h.task_hash is not None and fp == h.task_hash:
+                complete.append(h)
+            elif users <= {me} and set(spans) <= want_spans:
+                # Only our own annotations, and a part of what we sent: an interrupted import.
+                partial.append(h)
+            else:
+                human.append(h)
+        keep = human + complete[: 0 if human else 1]
+        delete = [h for h in copies if h not in keep]
+        if len(human) > 1:
+            report.warnings.append(f"{doc_id}: {len(human)} copies carry human work; all were kept")
+        doomed += [h.example_id for h in delete]
+        report.duplicates_removed += sum(1 for h in delete if h in complete)
+        report.repaired += sum(1 for h in delete if h in partial)
+        if keep:
+            held[doc_id] = keep
+        else:
+            del held[doc_id]
+    api.delete_examples(pid, doomed)
