@@ -331,8 +331,20 @@ class DoccanoAPI:
         return client
 
     def get_json(self, path: str, **kwargs: Any) -> Any:
-        """GET ``path`` and return its JSON."""
-        return self._request("GET", path, **kwargs).json()
+        """GET ``path`` and return its JSON (ServerError if the answer is not JSON)."""
+        response = self._request("GET", path, **kwargs)
+        return self._json(response, kwargs.get("what") or f"GET {path}")
+
+    def _json(self, response: requests.Response, what: str) -> Any:
+        """Return the response's JSON; a non-JSON answer (e.g. the web app's HTML) is a ServerError."""
+        try:
+            return response.json()
+        except ValueError:
+            ctype = response.headers.get("Content-Type", "?")
+            raise ServerError(
+                self._redact(f"{what}: expected JSON from {self.url}, got {ctype}"),
+                hint="is this URL a Doccano server (and the path an API path)?",
+            ) from None
 
     def list_all(
         self, path: str, *, params: dict[str, Any] | None = None, page_size: int = 1000

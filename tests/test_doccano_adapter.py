@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
+import secrets
+from collections.abc import Iterator
 
-from annotate.doccano import DoccanoAPI
-from annotate.errors import AuthenticationFailed, NotFound
+import pytest
+from faultproxy import FaultProxy
+
+from annotate.doccano import DoccanoAPI, RetryPolicy
+from annotate.errors import AuthenticationFailed, ConnectionFailed, NotFound, ServerError
 
 
 def test_login_gives_a_token_and_whoami_names_the_admin(doccano_api: DoccanoAPI, doccano_server) -> None:
@@ -42,3 +46,140 @@ def test_wrong_password_raises_authentication_failed(doccano_settings) -> None:
     with DoccanoAPI(bad) as api, pytest.raises(AuthenticationFailed) as exc:
         api.login()
     assert "not-the-password" not in str(exc.value)
+
+
+def test_list_all_follows_limit_pages(doccano_api: DoccanoAPI, make_project) -> None:
+    made = {make_project()["id"] for _ in range(3)}
+    # page_size=1 forces the ``next`` links to be followed.
+    seen = {p["id"] for p in doccano_api.list_all("projects", page_size=1)}
+    assert made <= seen
+    assert len(doccano_api.list_all("projects", page_size=1)) == len(doccano_api.list_projects())
+
+
+def test_unreachable_server_is_connection_failed(doccano_settings) -> None:
+    from dataclasses import replace
+
+    from annotate.server import free_port
+
+    sleeps: list[float] = []
+    dead = replace(doccano_settings, url=f"http://127.0.0.1:{free_port()}")
+    with DoccanoAPI(dead, retry=RetryPolicy(attempts=3, sleep=sleeps.append)) as api:
+        with pytest.raises(ConnectionFailed, match="connection refused"):
+            api.health()
+    assert len(sleeps) == 2  # three attempts, two pauses
+
+
+# -- retries, through a fault-injecting proxy in front of the real server --------------------------
+
+
+@pytest.fixture
+def proxy(doccano_server) -> Iterator[FaultProxy]:
+    with FaultProxy(doccano_server.url) as p:
+        yield p
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    return []
+
+
+@pytest.fixture
+def proxied_api(proxy: FaultProxy, doccano_api: DoccanoAPI, doccano_settings, sleeps) -> Iterator[DoccanoAPI]:
+    """An adapter that talks through the proxy, reusing the admin's token, never really sleeping."""
+    from dataclasses import replace
+
+    settings = replace(doccano_settings, url=proxy.url)
+    with DoccanoAPI(
+        settings, token=doccano_api.token, retry=RetryPolicy(attempts=4, sleep=sleeps.append)
+    ) as api:
+        yield api
+
+
+def test_get_is_retried_after_503_and_succeeds(
+    proxy: FaultProxy, proxied_api: DoccanoAPI, doccano_project
+) -> None:
+    proxy.fail_next(2, "503", methods={"GET"})
+    projects = proxied_api.list_projects()
+    assert doccano_project["id"] in {p["id"] for p in projects}
+    outcomes = [o for _, _, o in proxy.requests("GET", "/v1/projects")]
+    assert outcomes == ["503", "503", "forwarded"]
+
+
+def test_get_is_retried_after_a_dropped_connection(proxy: FaultProxy, proxied_api: DoccanoAPI) -> None:
+    proxy.fail_next(2, "drop", methods={"GET"})
+    assert proxied_api.whoami()["is_superuser"] is True
+    assert [o for _, _, o in proxy.requests("GET", "/v1/me")] == ["drop", "drop", "forwarded"]
+
+
+def test_retry_after_header_sets_the_pause(proxy: FaultProxy, proxied_api: DoccanoAPI, sleeps) -> None:
+    proxy.fail_next(1, "503", methods={"GET"}, retry_after="3")
+    proxied_api.list_projects()
+    assert len(sleeps) == 1 and sleeps[0] >= 3
+
+
+def test_get_gives_up_after_the_last_attempt(proxy: FaultProxy, proxied_api: DoccanoAPI, sleeps) -> None:
+    proxy.fail_next(10, "503", methods={"GET"})
+    with pytest.raises(ServerError, match="HTTP 503"):
+        proxied_api.list_projects()
+    assert len(proxy.requests("GET")) == 4
+    assert len(sleeps) == 3
+    # Exponential backoff with full jitter: each pause is at most base * 2**n.
+    assert all(0 <= s <= 0.25 * 2**n for n, s in enumerate(sleeps))
+
+
+def test_post_is_not_retried_after_503(
+    proxy: FaultProxy, proxied_api: DoccanoAPI, doccano_api: DoccanoAPI
+) -> None:
+    name = f"test-post-503-{secrets.token_hex(3)}"
+    proxy.fail_next(1, "503", methods={"POST"})
+    with pytest.raises(ServerError, match="HTTP 503"):
+        proxied_api.create_project(name)
+    assert len(proxy.requests("POST")) == 1
+    assert not [p for p in doccano_api.list_projects() if p["name"] == name]
+
+
+def test_post_is_not_retried_when_the_answer_is_lost(
+    proxy: FaultProxy, proxied_api: DoccanoAPI, doccano_api: DoccanoAPI
+) -> None:
+    """The server applied the POST but the client never heard back: a retry would duplicate it."""
+    name = f"test-post-lost-{secrets.token_hex(3)}"
+    proxy.fail_next(1, "drop_after_forward", methods={"POST"})
+    try:
+        with pytest.raises(ConnectionFailed) as exc:
+            proxied_api.create_project(name)
+        assert "may or may not have been applied" in (exc.value.hint or "")
+        assert len(proxy.requests("POST")) == 1
+        assert len([p for p in doccano_api.list_projects() if p["name"] == name]) == 1
+    finally:
+        for p in doccano_api.list_projects():
+            if p["name"] == name:
+                doccano_api.delete_project(p["id"])
+
+
+def test_a_post_marked_idempotent_is_retried(proxy: FaultProxy, doccano_settings) -> None:
+    from dataclasses import replace
+
+    proxy.fail_next(1, "503", methods={"POST"}, path_contains="/auth/login/")
+    settings = replace(doccano_settings, url=proxy.url)
+    with DoccanoAPI(settings, retry=RetryPolicy(attempts=3, sleep=lambda s: None)) as api:
+        api.login()  # login is declared idempotent
+        assert api.whoami()["username"] == doccano_settings.username
+    assert [o for _, _, o in proxy.requests("POST", "/auth/login/")] == ["503", "forwarded"]
+
+
+def test_errors_never_contain_the_password_or_token(doccano_settings, doccano_api: DoccanoAPI) -> None:
+    from dataclasses import replace
+
+    secret = doccano_settings.password
+    with DoccanoAPI(doccano_settings, token=doccano_api.token) as api:
+        with pytest.raises(NotFound) as exc:
+            # A path that echoes the secrets back must still be redacted in the message.
+            api.get_json(f"projects/999999?{secret}={doccano_api.token}")
+    assert secret not in str(exc.value) and str(doccano_api.token) not in str(exc.value)
+    assert secret not in repr(replace(doccano_settings))
+
+
+def test_a_non_json_answer_is_a_server_error(doccano_api: DoccanoAPI) -> None:
+    # Doccano answers every path outside its API with the web app's HTML.
+    with pytest.raises(ServerError, match="expected JSON"):
+        doccano_api.get_json(f"{doccano_api.url}/no-such-page")
