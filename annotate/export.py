@@ -120,7 +120,7 @@ def export(
     if validate and not is_stdio(input_path):
         validation = _gate(input_path, recipe)
     records = [(f"{Path(name).name}:{lineno}", rec) for lineno, rec in read_records(input_path)]
-    source = {
+    source: dict[str, Any] = {
         "file": Path(name).name,
         "sha256": None if is_stdio(input_path) else file_sha256(input_path),
         "records": len(records),

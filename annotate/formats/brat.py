@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -138,7 +138,7 @@ def annotation_conf(labels: Sequence[str], relation_labels: Sequence[str]) -> st
 
 
 def write_split_brat(
-    by_split: dict[str, Sequence[PreparedDoc]],
+    by_split: Mapping[str, Sequence[PreparedDoc]],
     out_dir: Path,
     labels: Sequence[str],
     relation_labels: Sequence[str],

@@ -7,7 +7,7 @@ Relations and overlapping spans cannot be written here; the overlap policy (see
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -30,7 +30,7 @@ def write_conll(f: IO[str], preps: Sequence[PreparedDoc], tally: Tally) -> None:
             f.write("\n")
 
 
-def write_split_conll(by_split: dict[str, Sequence[PreparedDoc]], out_dir: Path) -> Tally:
+def write_split_conll(by_split: Mapping[str, Sequence[PreparedDoc]], out_dir: Path) -> Tally:
     """Write ``<split>.conll`` in ``out_dir`` for each split. Returns the tally."""
     tally = Tally(FORMAT)
     out_dir.mkdir(parents=True, exist_ok=True)

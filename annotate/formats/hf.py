@@ -8,7 +8,7 @@ a tag's index is stable across splits.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from annotate.fileio import dumps_line
@@ -26,7 +26,9 @@ def tag_names(labels: Sequence[str]) -> list[str]:
     return out
 
 
-def write_split_hf(by_split: dict[str, Sequence[PreparedDoc]], out_dir: Path, labels: Sequence[str]) -> Tally:
+def write_split_hf(
+    by_split: Mapping[str, Sequence[PreparedDoc]], out_dir: Path, labels: Sequence[str]
+) -> Tally:
     """Write ``<split>.jsonl`` and ``labels.json`` in ``out_dir``. Returns the tally."""
     tally = Tally(FORMAT)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -117,12 +117,12 @@ def write_docbin(path: str | os.PathLike[str], docs: Iterable[Doc]) -> int:
     for doc in docs:
         db.add(doc)
         n += 1
-    db.to_disk(path)
+    db.to_disk(Path(path))
     return n
 
 
 def write_split_docbins(
-    by_split: dict[str, Sequence[PreparedDoc]],
+    by_split: Mapping[str, Sequence[PreparedDoc]],
     out_dir: Path,
     nlp: Language,
     *,
@@ -141,7 +141,7 @@ def write_split_docbins(
 def read_docbin(path: str | os.PathLike[str], *, vocab: Vocab | None = None) -> list[Record]:
     """Return the records a DocBin written here holds: spans from ``doc.spans`` (then those no
     token could hold, from user data), relations from user data."""
-    docs = DocBin().from_disk(path).get_docs(vocab or Vocab())
+    docs = DocBin().from_disk(Path(path)).get_docs(vocab or Vocab())
     return [doc_to_record(doc) for doc in docs]
 
 
