@@ -1,0 +1,173 @@
+"""Timing, peak memory, the machine description, and the result table."""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class Row:
+    """One line of the table: ours against a baseline, and the target the ratio must meet."""
+
+    name: str
+    ours: str
+    baseline: str
+    target: str
+    # The figure compared with the target (a ratio, seconds, records/s), its unit and the check.
+    value: float | None = None
+    unit: str = "×"
+    passed: bool | None = None
+    ours_s: list[float] = field(default_factory=list)
+    base_s: list[float] = field(default_factory=list)
+    note: str = ""
+    error: str = ""
+
+    def cell_value(self) -> str:
+        if self.error:
+            return "not measured"
+        if self.value is None:
+            return "–"
+        if self.unit == "×":
+            return f"{self.value:.2f}×"
+        if self.unit == "× faster":
+            return f"{self.value:.1f}× faster"
+        if self.unit == "s":
+            return f"{self.value:.2f} s"
+        return f"{self.value:,.0f} {self.unit}"
+
+    def verdict(self) -> str:
+        if self.error:
+            return "n/a"
+        return {True: "met", False: "MISSED", None: "–"}[self.passed]
+
+
+def median(xs: Sequence[float]) -> float:
+    return float(statistics.median(xs))
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    """Run ``fn`` once; return (wall seconds, its result)."""
+    t0 = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t0, out
+
+
+@dataclass
+class ProcResult:
+    seconds: float
+    max_rss_mb: float
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_proc(
+    cmd: Sequence[str],
+    *,
+    env: dict[str, str] | None = None,
+    cwd: str | Path | None = None,
+    check: bool = True,
+) -> ProcResult:
+    """Run a subprocess; return its wall time and its own peak RSS (``ru_maxrss`` from wait4)."""
+    env = dict(os.environ if env is None else env)
+    # The scripts import ``bench`` and ``annotate`` from this checkout, wherever the bench was started.
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    out_f = Path(os.environ.get("TMPDIR", "/tmp")) / f".bench-{os.getpid()}.out"
+    err_f = out_f.with_suffix(".err")
+    with out_f.open("wb") as so, err_f.open("wb") as se:
+        t0 = time.perf_counter()
+        p = subprocess.Popen(list(cmd), env=env, cwd=cwd, stdout=so, stderr=se)
+        _, status, usage = os.wait4(p.pid, 0)
+        dt = time.perf_counter() - t0
+        p.returncode = os.waitstatus_to_exitcode(status)
+    stdout = out_f.read_text(errors="replace")
+    stderr = err_f.read_text(errors="replace")
+    out_f.unlink(missing_ok=True)
+    err_f.unlink(missing_ok=True)
+    if check and p.returncode != 0:
+        raise RuntimeError(
+            f"{' '.join(map(str, cmd[:4]))} ... exited {p.returncode}: {stderr.strip()[-800:]}"
+        )
+    # ru_maxrss is in kilobytes on Linux.
+    return ProcResult(dt, usage.ru_maxrss / 1024, p.returncode, stdout, stderr)
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _version(dist: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def machine(model: str, server_how: str) -> list[tuple[str, str]]:
+    """Describe the machine and software the numbers came from."""
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count() or 0
+    mem = ""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                mem = f"{int(line.split()[1]) / 1024 / 1024:.0f} GB"
+    except OSError:
+        pass
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return [
+        ("cores", f"{os.cpu_count()} ({usable} usable)"),
+        ("CPU", _cpu_model()),
+        ("memory", mem),
+        ("OS", f"{platform.system()} {platform.release()}"),
+        ("Python", f"{platform.python_implementation()} {platform.python_version()}"),
+        ("spaCy", _version("spacy")),
+        ("model", model),
+        ("doccano-client", _version("doccano-client")),
+        ("Doccano server", server_how),
+        ("load average at start", load),
+    ]
+
+
+def table(rows: list[Row]) -> str:
+    """The result table as GitHub Markdown."""
+    out = [
+        "| row | ours | baseline | result | target | verdict | ours (median s) | baseline (median s) "
+        "| note |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        o = f"{median(r.ours_s):.2f}" if r.ours_s else "–"
+        b = f"{median(r.base_s):.2f}" if r.base_s else "–"
+        note = r.note + (f" Error: {r.error}" if r.error else "")
+        out.append(
+            f"| {r.name} | {r.ours} | {r.baseline} | {r.cell_value()} | {r.target} | {r.verdict()} "
+            f"| {o} | {b} | {note.strip()} |"
+        )
+    return "\n".join(out)
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
