@@ -69,6 +69,7 @@ class LoadedPipeline:
     has_ner: bool
     capabilities: frozenset[str]  # "parser", "lemmatizer", "tagger" that are enabled
     pattern_keys: list[tuple[str, str]] = field(default_factory=list)  # (spans key, provenance)
+    preset: bool = False  # pattern spans were set as entities before the NER ran
 
     @property
     def id(self) -> str:
@@ -191,18 +192,24 @@ def load(recipe: Recipe, *, model: str | None = None, needs: frozenset[str] = fr
     if "parser" in nlp.pipe_names:
         nlp.add_pipe(SENTENCE_BREAKS, before="parser")
 
+    # "preset": the pattern spans are the doc's entities before the NER runs, and the NER
+    # labels only the rest, in their context (a name list fixes "Xi Jinping of China").
+    preset = recipe.conflict_policy == "preset" and use_ner
     keys = []
     for i, (file, pats) in enumerate(patterns):
         key = f"{PATTERNS_PREFIX}{i}"
-        ruler = nlp.add_pipe(
-            "span_ruler",
-            name=key,
-            config={
-                "spans_key": key,
-                "spans_filter": {"@misc": "spacy.first_longest_spans_filter.v1"},
-                "validate": True,
-            },
-        )
+        config: dict[str, Any] = {
+            "spans_key": key,
+            "spans_filter": {"@misc": "spacy.first_longest_spans_filter.v1"},
+            "validate": True,
+        }
+        if preset:
+            config.update(
+                annotate_ents=True,
+                overwrite=False,
+                ents_filter={"@misc": "spacy.prioritize_existing_ents_filter.v1"},
+            )
+        ruler = nlp.add_pipe("span_ruler", name=key, config=config, before="ner" if preset else None)
         try:
             # Phrase patterns match on ORTH: tokenize them only, without running the pipeline.
             with nlp.select_pipes(enable=[key]):
@@ -211,5 +218,11 @@ def load(recipe: Recipe, *, model: str | None = None, needs: frozenset[str] = fr
             raise ConfigError(f"{file}: a pattern is not valid: {e}", code="E214") from None
         keys.append((key, recipe.pattern_source(file)))
     return LoadedPipeline(
-        nlp=nlp, name=name, version=version, has_ner=use_ner, capabilities=caps, pattern_keys=keys
+        nlp=nlp,
+        name=name,
+        version=version,
+        has_ner=use_ner,
+        capabilities=caps,
+        pattern_keys=keys,
+        preset=preset,
     )

@@ -76,9 +76,17 @@ def _candidates(doc: Doc, recipe: Recipe, pipe: LoadedPipeline, summary: Summary
     labels = set(recipe.label_names)
     label_map = recipe.pipeline.label_map if recipe.pipeline is not None else {}
     rank = 0
+    # With preset patterns doc.ents holds the pattern spans too: those are not the model's.
+    preset = (
+        {(s.start, s.end, s.label_) for key, _ in pipe.pattern_keys for s in doc.spans[key]}
+        if pipe.preset
+        else set()
+    )
     for kind in recipe.source_order:
         if kind == "pipeline" and pipe.has_ner:
             for ent in doc.ents:
+                if (ent.start, ent.end, ent.label_) in preset:
+                    continue
                 label = (
                     label_map.get(ent.label_) if label_map else (ent.label_ if ent.label_ in labels else None)
                 )
@@ -107,11 +115,12 @@ def merge(candidates: Sequence[_Candidate], *, policy: str, allow_overlapping: b
     """Return the spans kept from all sources, sorted by (start, end, label).
 
     ``first``: a span of an earlier source wins over any span it overlaps. ``longest``: the
-    longer span wins, and the earlier source on a tie. With ``allow_overlapping`` only exact
+    longer span wins, and the earlier source on a tie (``preset`` spans cannot overlap: the
+    model ran around them; it is settled like ``longest``). With ``allow_overlapping`` only exact
     duplicates (same offsets) are settled. Ties are broken by position, so the result does
     not depend on the order of ``candidates`` within a source.
     """
-    if policy == "longest":
+    if policy in ("longest", "preset"):
         order = sorted(
             candidates, key=lambda c: (-(c.end_char - c.start_char), c.rank, c.start_char, c.label)
         )

@@ -101,7 +101,7 @@ class Recipe:
 # --- loading ---------------------------------------------------------------------------------
 
 SOURCE_KINDS = ("patterns", "pipeline")
-CONFLICT_POLICIES = ("first", "longest")
+CONFLICT_POLICIES = ("first", "longest", "preset")
 BLANK_PREFIX = "blank:"
 
 
@@ -298,6 +298,13 @@ def load_recipe(path: str | Path) -> Recipe:
             raise _config_error(
                 path, f"/entities/order/{i}", f"source {kind!r} is in the order but not declared"
             )
+
+    if entities.get("conflict") == "preset" and order[:1] != ("patterns",):
+        raise _config_error(
+            path,
+            "/entities/conflict",
+            "'preset' sets the patterns before the pipeline: order must start with patterns",
+        )
 
     recipe = Recipe(
         name=data["name"],

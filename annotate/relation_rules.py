@@ -270,8 +270,12 @@ class TriggerRule(RelationRule):
         "max_path": int,
         "climb": int,
         "negators": list,
+        "exclude_preps": list,
     }
     required = ("triggers",)
+    # "talks with Macron in Paris": an entity that is the object of a place or time
+    # preposition is where or when, not a party.
+    DEFAULT_EXCLUDE_PREPS = ("in", "at", "on", "near", "during", "outside", "inside", "across", "throughout")
 
     def __init__(self, spec: dict[str, Any], relation: RelationType, where: str) -> None:
         super().__init__(spec, relation, where)
@@ -280,6 +284,7 @@ class TriggerRule(RelationRule):
             raise ConfigError(f"{where}/triggers: needs at least one trigger", code="E212")
         self.max_path: int = spec.get("max_path", 4)
         self.climb: int = spec.get("climb", 2)
+        self.exclude_preps = frozenset(self._words("exclude_preps", self.DEFAULT_EXCLUDE_PREPS))
         if self.max_path < 1 or self.climb < 0:
             raise ConfigError(f"{where}: max_path must be >= 1 and climb >= 0", code="E212")
 
@@ -290,6 +295,10 @@ class TriggerRule(RelationRule):
                 for j in inside[x + 1 :]:
                     a, b = ents[i], ents[j]
                     if a.end > b.start and b.end > a.start:
+                        continue
+                    if any(
+                        e.root.dep_ == "pobj" and e.root.head.lower_ in self.exclude_preps for e in (a, b)
+                    ):
                         continue
                     found = dependency_path(a.root, b.root)
                     if found is None:
