@@ -1,0 +1,196 @@
+"""`annotate server` and `annotate doctor` against real Doccano processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import doccano_home
+from typer.testing import CliRunner
+
+from annotate import server
+from annotate.cli import app
+from annotate.doccano import DoccanoAPI
+from annotate.settings import ConnectionSettings
+
+runner = CliRunner()
+
+
+def cli(*args: str, env: dict[str, str] | None = None):
+    """Run the CLI in-process with a clean connection environment."""
+    base = {
+        "ANNOTATE_HOME": str(doccano_home()),
+        "DOCCANO_URL": "",
+        "DOCCANO_USERNAME": "",
+        "DOCCANO_PASSWORD": "",
+    }
+    return runner.invoke(app, list(args), env={**base, **(env or {})}, catch_exceptions=False)
+
+
+def _listening_addresses(port: int) -> list[str]:
+    """Return the local addresses with a LISTEN socket on ``port`` (from /proc/net/tcp{,6})."""
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            address, port_hex = fields[1].split(":")
+            if int(port_hex, 16) == port and fields[3] == "0A":  # 0A = LISTEN
+                found.append(address)
+    return found
+
+
+LOOPBACK_V4 = "0100007F"  # 127.0.0.1, little-endian hex as /proc shows it
+
+
+@pytest.mark.doccano
+@pytest.mark.slow
+def test_start_health_login_project_then_stop_leaves_no_process(tmp_path: Path) -> None:
+    data_dir, port = tmp_path / "server", server.free_port()
+    started = cli("server", "start", "--data-dir", str(data_dir), "--port", str(port))
+    assert started.exit_code == 0, started.output
+    assert f"Doccano is running at http://127.0.0.1:{port}" in started.output
+    state = json.loads((data_dir / "server.json").read_text())
+    groups = [int(r["pid"]) for r in state["processes"].values()]
+    creds = json.loads((data_dir / "credentials.json").read_text())
+    try:
+        assert creds["password"] not in started.output
+        settings = ConnectionSettings(f"http://127.0.0.1:{port}", creds["username"], creds["password"])
+        with DoccanoAPI(settings) as api:
+            assert api.health()
+            api.login()
+            project = api.create_project("lifecycle")
+            assert api.find_project("lifecycle")["id"] == project["id"]
+        again = cli("server", "start", "--data-dir", str(data_dir), "--port", str(port))
+        assert again.exit_code == 0 and "already running" in again.output
+        assert all(server._group_members(g) for g in groups)
+    finally:
+        stopped = cli("server", "stop", "--data-dir", str(data_dir))
+    assert stopped.exit_code == 0 and "stopped Doccano" in stopped.output
+    assert sorted(groups) == sorted(
+        int(x) for x in stopped.output.split("groups")[1].strip(" )\n").split(", ")
+    )
+    assert [g for g in groups if server._group_members(g)] == []
+    assert _listening_addresses(port) == []
+    assert not (data_dir / "server.json").exists()
+    status = cli("server", "status", "--data-dir", str(data_dir))
+    assert status.exit_code == 3 and "not running" in status.output
+
+
+def test_a_second_start_reports_already_running(doccano_server: server.ServerInfo) -> None:
+    result = cli(
+        "server", "start", "--data-dir", str(doccano_server.data_dir), "--port", str(doccano_server.port)
+    )
+    assert result.exit_code == 0
+    assert f"Doccano is already running at {doccano_server.url}" in result.output
+    assert doccano_server.password not in result.output
+    assert server.status(doccano_server.data_dir).pids == doccano_server.pids
+
+
+def test_the_server_listens_on_loopback_only(doccano_server: server.ServerInfo) -> None:
+    addresses = _listening_addresses(doccano_server.port)
+    assert addresses, "nothing listens on the server's port"
+    assert set(addresses) == {LOOPBACK_V4}
+
+
+def test_wrong_password_is_a_clear_error_with_exit_3(doccano_server: server.ServerInfo) -> None:
+    result = cli(
+        "doctor",
+        "--url",
+        doccano_server.url,
+        "--username",
+        doccano_server.username,
+        env={"DOCCANO_PASSWORD": "definitely-wrong"},
+    )
+    assert result.exit_code == 3
+    assert "error: [E302]" in result.output
+    assert "wrong user name or password" in result.output
+    assert "Traceback" not in result.output
+    assert "definitely-wrong" not in result.output
+
+
+def test_an_unreachable_server_is_exit_3_without_traceback() -> None:
+    result = cli(
+        "doctor",
+        "--url",
+        f"http://127.0.0.1:{server.free_port()}",
+        "--username",
+        "x",
+        env={"DOCCANO_PASSWORD": "x"},
+    )
+    assert result.exit_code == 3
+    assert "error: [E301]" in result.output and "connection refused" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_doctor_prints_the_user_and_the_visible_projects(
+    doccano_server: server.ServerInfo, doccano_env: dict[str, str], doccano_project: dict
+) -> None:
+    result = cli("doctor", env=doccano_env)
+    assert result.exit_code == 0, result.output
+    assert f"server:   {doccano_server.url} (healthy)" in result.output
+    assert f"user:     {doccano_server.username} (admin)" in result.output
+    assert doccano_project["name"] in result.output
+    assert doccano_server.password not in result.output
+
+
+def test_password_is_not_in_ps(doccano_server: server.ServerInfo) -> None:
+    ps = subprocess.run(["ps", "-eww", "-o", "args"], capture_output=True, text=True, check=True).stdout
+    assert "gunicorn" in ps and "celery" in ps  # the listing really covers the server
+    assert doccano_server.password not in ps
+    for pgid in doccano_server.pids.values():
+        for pid in server._group_members(pgid):
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+            environ = Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace")
+            assert doccano_server.password not in cmdline
+            assert doccano_server.password not in environ
+
+
+def test_password_is_not_in_the_server_logs(
+    doccano_server: server.ServerInfo, doccano_api: DoccanoAPI
+) -> None:
+    logs = server.log_files(doccano_server.data_dir)
+    assert {p.name for p in logs} >= {"web.log", "worker.log"}
+    assert "/v1/auth/login/" in (doccano_server.data_dir / "logs" / "web.log").read_text()
+    for path in logs:
+        assert doccano_server.password not in path.read_text(errors="replace")
+
+
+def test_status_hides_the_password_unless_asked(doccano_server: server.ServerInfo) -> None:
+    hidden = cli("server", "status", "--data-dir", str(doccano_server.data_dir))
+    assert hidden.exit_code == 0 and "healthy" in hidden.output
+    assert doccano_server.password not in hidden.output
+    shown = cli("server", "status", "--data-dir", str(doccano_server.data_dir), "--show-password")
+    assert f"password: {doccano_server.password}" in shown.output
+
+
+def test_credentials_and_state_files_are_private(doccano_server: server.ServerInfo) -> None:
+    for name in ("credentials.json", "server.json", "secret_key", "db.sqlite3"):
+        mode = stat.S_IMODE(os.stat(doccano_server.data_dir / name).st_mode)
+        assert mode == 0o600, f"{name} is {oct(mode)}"
+    assert stat.S_IMODE(os.stat(doccano_server.data_dir).st_mode) == 0o700
+
+
+def test_logs_command_prints_the_web_log(doccano_server: server.ServerInfo) -> None:
+    result = cli("server", "logs", "--data-dir", str(doccano_server.data_dir), "-n", "5")
+    assert result.exit_code == 0
+    assert "web.log <==" in result.output and "worker.log <==" in result.output
+
+
+def test_status_of_a_data_dir_without_server_is_exit_3(tmp_path: Path) -> None:
+    result = cli("server", "status", "--data-dir", str(tmp_path))
+    assert result.exit_code == 3 and "not running" in result.output
+
+
+def test_start_on_a_taken_port_is_a_clear_error(doccano_server: server.ServerInfo, tmp_path: Path) -> None:
+    result = cli("server", "start", "--data-dir", str(tmp_path / "other"), "--port", str(doccano_server.port))
+    assert result.exit_code == 3
+    assert f"port {doccano_server.port} on 127.0.0.1 is already in use" in result.output
+    assert "Traceback" not in result.output
