@@ -269,6 +269,8 @@ def edge_fix(text: str, start: int, end: int) -> tuple[int, int] | None:
 
     The result may be empty (``start == end``) when the span is all whitespace or punctuation.
     """
+    if text[start].isalnum() and text[end - 1].isalnum():
+        return None  # the common case, decided without slicing
     s, e = start, end
     while s < e and not _edge_ok_start(text[s:e]):
         s += 1
@@ -281,6 +283,9 @@ def edge_fix(text: str, start: int, end: int) -> tuple[int, int] | None:
         else:
             e -= 1
     return None if (s, e) == (start, end) else (s, e)
+
+
+_NON_WS = re.compile(r"\S+")
 
 
 class TokenAligner:
@@ -302,6 +307,8 @@ class TokenAligner:
             raise ConfigError(f"cannot build a spaCy tokenizer for language {lang!r}: {e}") from None
         self.lang = lang
         self._cache: dict[str, tuple[list[int], list[int]]] = {}
+        self._last_text: str | None = None
+        self._last_chunks: tuple[list[int], list[int]] = ([], [])
 
     @classmethod
     def for_lang(cls, lang: str) -> TokenAligner:
@@ -320,6 +327,17 @@ class TokenAligner:
             self._cache[chunk] = b
         return b
 
+    def _chunks(self, text: str) -> tuple[list[int], list[int]]:
+        """Return the starts and ends of the non-whitespace runs of ``text`` (last text cached)."""
+        if text is not self._last_text:
+            starts: list[int] = []
+            ends: list[int] = []
+            for m in _NON_WS.finditer(text):
+                starts.append(m.start())
+                ends.append(m.end())
+            self._last_text, self._last_chunks = text, (starts, ends)
+        return self._last_chunks
+
     def _doc_bounds(self, text: str) -> tuple[list[int], list[int]]:
         doc = self.tokenizer(text)
         return [t.idx for t in doc], [t.idx + len(t) for t in doc]
@@ -332,24 +350,19 @@ class TokenAligner:
         ``expand`` is the smallest aligned span holding it, ``contract`` the largest aligned
         span inside it (None when there is none).
         """
+        n = len(text)
         if text[start].isspace() or text[end - 1].isspace():
             # Whitespace runs become tokens in spaCy; use the whole document there.
             starts, ends = self._doc_bounds(text)
-            return _align(starts, ends, start, end, 0, len(text))
+            return _align(starts, ends, start, end, 0, n)
+        if (start == 0 or text[start - 1].isspace()) and (end == n or text[end].isspace()):
+            return None  # both edges at whitespace: always token boundaries
         # The chunk (maximal non-whitespace run) around each edge.
-        cs = start
-        while cs > 0 and not text[cs - 1].isspace():
-            cs -= 1
-        ce = start + 1
-        n = len(text)
-        while ce < n and not text[ce].isspace():
-            ce += 1
-        es = end - 1
-        while es > 0 and not text[es - 1].isspace():
-            es -= 1
-        ee = end
-        while ee < n and not text[ee].isspace():
-            ee += 1
+        cstarts, cends = self._chunks(text)
+        k = bisect_right(cstarts, start) - 1
+        cs, ce = cstarts[k], cends[k]
+        k2 = bisect_right(cstarts, end - 1) - 1
+        es, ee = cstarts[k2], cends[k2]
         s_starts, _ = self._chunk_bounds(text[cs:ce]) if start != cs else ([0], [])
         _, e_ends = self._chunk_bounds(text[es:ee]) if end != ee else ([], [ee - es])
         start_ok = (start - cs) in s_starts
@@ -367,9 +380,7 @@ class TokenAligner:
             if j < len(s_starts):
                 cts = cs + s_starts[j]
             else:
-                cts = ce
-                while cts < n and text[cts].isspace():
-                    cts += 1
+                cts = cstarts[k + 1] if k + 1 < len(cstarts) else n
         if end_ok:
             xe = cte = end
         else:
@@ -379,9 +390,7 @@ class TokenAligner:
             if i >= 0:
                 cte = es + e_ends[i]
             else:
-                cte = es
-                while cte > 0 and text[cte - 1].isspace():
-                    cte -= 1
+                cte = cends[k2 - 1] if k2 > 0 else 0
         contract = (cts, cte) if cts < cte else None
         return (xs, xe), contract
 
@@ -562,9 +571,32 @@ class Validator:
                 out.append(self._f("E107", f"duplicate doc_id {_short(key)}{where}", line, "/doc_id"))
             else:
                 self._seen[key] = line
+        meta = obj.get("meta")
+        if self.kind == "task" and isinstance(meta, dict) and "id" in meta:
+            out.append(
+                self._f(
+                    "W142", "a meta key named id overrides Doccano's example id; rename it", line, "/meta/id"
+                )
+            )
+        if not isinstance(text, str):
+            return
+        try:
+            raw = text.encode("utf-8")
+        except UnicodeEncodeError as e:
+            # A lone surrogate (from a "\ud800" escape) cannot be written back as UTF-8.
+            out.append(
+                self._f(
+                    "E104",
+                    f"text holds {text[e.start]!r} at offset {e.start}, which is not "
+                    "valid Unicode and cannot be written as UTF-8",
+                    line,
+                    "/text",
+                )
+            )
+            raw = text.encode("utf-8", "surrogatepass")
         h = obj.get("doc_hash")
-        if isinstance(text, str) and isinstance(h, str) and h.startswith(HASH_PREFIX):
-            actual = HASH_PREFIX + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+        if isinstance(h, str) and h.startswith(HASH_PREFIX):
+            actual = HASH_PREFIX + hashlib.sha256(raw).hexdigest()
             if h != actual:
                 out.append(
                     self._f(
@@ -575,13 +607,6 @@ class Validator:
                         {"doc_hash": actual},
                     )
                 )
-        meta = obj.get("meta")
-        if self.kind == "task" and isinstance(meta, dict) and "id" in meta:
-            out.append(
-                self._f(
-                    "W142", "a meta key named id overrides Doccano's example id; rename it", line, "/meta/id"
-                )
-            )
 
     def _check_annotations(self, obj: dict[str, Any], line: int | None, out: list[Finding]) -> None:
         text = obj.get("text")
