@@ -25,9 +25,9 @@ from typing import Any
 import annotate
 from annotate.alignment import ALIGNMENT_MODES, DEFAULT_ALIGNMENT, AlignmentMode, Token
 from annotate.errors import AnnotateError, ConfigError, DataError, UsageError
-from annotate.fileio import atomic_dir, dumps_line, is_stdio
+from annotate.fileio import atomic_dir, is_stdio
 from annotate.formats import brat, conll, hf, spacy_docbin
-from annotate.formats.jsonl import read_records
+from annotate.formats.jsonl import read_records, write_records
 from annotate.model import Record
 from annotate.overlaps import OVERLAP_POLICIES, OverlapPolicy
 from annotate.prepared import PreparedDoc, Tally, prepare
@@ -323,17 +323,17 @@ def _write_split_jsonl(by_split: Mapping[str, Sequence[PreparedDoc]], out_dir: P
     tally = Tally("jsonl")
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, preps in by_split.items():
-        path = out_dir / f"{name}.jsonl"
-        with open(path, "w", encoding="utf-8", newline="\n") as f:
-            for p in preps:
-                tally.add_doc(p)
-                tally.omissions.extend(p.invalid_span_omissions("jsonl") + p.dangling_omissions("jsonl"))
-                ents = [s for i, s in enumerate(p.record.entities) if i not in p.invalid]
-                rels = [r for j, r in enumerate(p.record.relations) if j in p.endpoints]
-                tally.spans_written += len(ents)
-                tally.relations_written += len(rels)
-                f.write(dumps_line(p.record.with_annotations(ents, rels).to_dict()) + "\n")
-        tally.files[name] = path.name
+        cleaned = []
+        for p in preps:
+            tally.add_doc(p)
+            tally.omissions.extend(p.invalid_span_omissions("jsonl") + p.dangling_omissions("jsonl"))
+            ents = [s for i, s in enumerate(p.record.entities) if i not in p.invalid]
+            rels = [r for j, r in enumerate(p.record.relations) if j in p.endpoints]
+            tally.spans_written += len(ents)
+            tally.relations_written += len(rels)
+            cleaned.append(p.record.with_annotations(ents, rels))
+        write_records(out_dir / f"{name}.jsonl", cleaned)
+        tally.files[name] = f"{name}.jsonl"
     return tally
 
 

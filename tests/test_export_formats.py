@@ -9,7 +9,7 @@ import pytest
 import spacy
 from spacy.tokens import DocBin
 
-from annotate.errors import OutputExistsError
+from annotate.errors import DataError, OutputExistsError
 from annotate.export import FORMATS, export, export_records
 from annotate.formats.brat import read_brat_dir
 from annotate.formats.conll import read_conll
@@ -263,3 +263,37 @@ def test_export_of_a_file_is_byte_deterministic_and_refuses_an_existing_dir(tmp_
         export(gold, tmp_path / "a", to=["jsonl"])
     export(gold, tmp_path / "a", to=["jsonl"], force=True)
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["jsonl", "manifest.json"]
+
+
+def test_brat_reader_joins_line_break_fragments_and_refuses_real_gaps(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("New\nYork and Paris", encoding="utf-8")
+    (tmp_path / "a.ann").write_text(
+        "T1\tGPE 0 3;4 8\tNew York\nT2\tGPE 13 18\tParis\nR1\tnear Arg1:T1 Arg2:T2\n"
+    )
+    [rec] = read_brat_dir(tmp_path)
+    assert rec.doc_id == "a" and keyed(rec) == ([(1, 0, 8, "GPE"), (2, 13, 18, "GPE")], [(1, 1, 2, "near")])
+    (tmp_path / "a.ann").write_text("T1\tGPE 0 3;13 18\tNew Paris\n")
+    with pytest.raises(DataError) as e:
+        read_brat_dir(tmp_path)
+    assert "a.ann:1" in str(e.value) and "discontinuous" in str(e.value)
+
+
+def test_stratified_export_gives_each_split_its_share_of_a_rare_label(tmp_path: Path) -> None:
+    def rec(n: int) -> Record:
+        text = f"Doc {n} about Paris."
+        start = text.index("Paris")
+        return Record(
+            text=text, doc_id=f"s{n}", entities=[Span(0, start, start + 5, "RARE" if n < 4 else "GPE")]
+        )
+
+    report = export_records(
+        [rec(n) for n in range(20)],
+        tmp_path / "out",
+        to=["spacy", "conll"],
+        split="train=0.5,dev=0.5",
+        stratify=True,
+    )
+    splits = report.manifest["counts"]["splits"]
+    assert report.manifest["split"]["stratify"] is True
+    assert splits["train"]["labels"]["RARE"] == splits["dev"]["labels"]["RARE"] == 2
+    assert report.balanced and report.tallies["spacy"].spans_written == 20
