@@ -512,7 +512,9 @@ class Validator:
     It remembers the doc_ids it has seen (to report duplicates); ``reset()`` forgets them.
     """
 
-    def __init__(self, kind: str, recipe: Recipe | None = None, *, path: str | None = None) -> None:
+    def __init__(
+        self, kind: str, recipe: Recipe | None = None, *, path: str | None = None, tokens: bool = True
+    ) -> None:
         if kind not in RECORD_KINDS:
             raise ValueError(f"kind must be one of {RECORD_KINDS}, not {kind!r}")
         from annotate import schemas
@@ -529,7 +531,8 @@ class Validator:
         self.relation_types = (
             {r.name: r for r in recipe.relation_types} if recipe and recipe.relation_types else None
         )
-        self.aligner = TokenAligner.for_lang(recipe.lang) if recipe else None
+        # The token check needs spaCy (seconds to import); callers that act only on errors skip it.
+        self.aligner = TokenAligner.for_lang(recipe.lang) if recipe and tokens else None
         self._seen: dict[str, int | None] = {}
 
     def reset(self) -> None:
@@ -1034,11 +1037,13 @@ def validate_file(
     recipe: Recipe | None = None,
     max_errors: int | None = None,
     progress: Callable[[int], None] | None = None,
+    tokens: bool = True,
 ) -> ValidationReport:
     """Validate a JSONL file (or a ``.json`` document, or a ``.toml`` recipe); return every finding.
 
     ``kind`` is detected from the first record when not given. ``max_errors`` stops after that
-    many errors (the report is then ``truncated``). ``-`` reads stdin. Raises DataError (E101)
+    many errors (the report is then ``truncated``). ``tokens=False`` skips the token-alignment
+    warning (and spaCy). ``-`` reads stdin. Raises DataError (E101)
     only when the file cannot be opened; everything wrong inside it is a finding.
     """
     name = "<stdin>" if is_stdio(path) else str(path)
@@ -1058,7 +1063,7 @@ def validate_file(
         else:
             if validator is None:
                 report.kind = kind or detect_kind(obj)
-                validator = Validator(report.kind, recipe, path=name)
+                validator = Validator(report.kind, recipe, path=name, tokens=tokens)
             report.n_records += 1
             found = validator.check(obj, lineno)
             if progress is not None:
@@ -1081,9 +1086,10 @@ def validate_records(
     kind: str,
     recipe: Recipe | None = None,
     path: str = "<records>",
+    tokens: bool = True,
 ) -> ValidationReport:
     """Validate records in memory; ``line`` in each finding is the 1-based record number."""
-    v = Validator(kind, recipe, path=path)
+    v = Validator(kind, recipe, path=path, tokens=tokens)
     report = ValidationReport(path=path, kind=kind)
     for i, rec in enumerate(records, start=1):
         report.n_records += 1
@@ -1093,7 +1099,10 @@ def validate_records(
 
 def validate_recipe_file(path: str | os.PathLike[str]) -> ValidationReport:
     """Validate a recipe file: TOML syntax, the recipe schema, then the recipe loader's checks."""
-    import tomllib
+    try:
+        import tomllib  # type: ignore[import-not-found,unused-ignore]
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[import-not-found,no-redef,unused-ignore]
 
     from annotate import schemas
 

@@ -329,3 +329,12 @@ def test_gold_needs_doc_keys_and_a_gold_key() -> None:
     rec["confirmed"] = "yes"
     got = sorted((f.code, f.pointer) for f in validate_records([rec], kind="gold").findings)
     assert got == [("E110", ""), ("E110", "/confirmed")]
+
+
+def test_tokens_false_skips_only_the_token_check() -> None:
+    rec = mutate(_offsets(0, 0, 12))
+    rec["entities"][2]["label"] = "CITY"
+    with_tokens = [f.code for f in validate_records([rec], kind="task", recipe=RECIPE).findings]
+    without = [f.code for f in validate_records([rec], kind="task", recipe=RECIPE, tokens=False).findings]
+    assert with_tokens == ["W141", "E126"]
+    assert without == ["E126"]
