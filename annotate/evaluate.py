@@ -699,19 +699,20 @@ def format_text(ev: Evaluation) -> str:
     for (a, b), n in ev.relabels.most_common(10):
         out(f"  relabelled {a} -> {b}: {n}")
     out("")
-    out("provenance (spans)        produced   kept  relab  shift  deleted  kept%")
+    width = max([24, *(len(k) for k in ev.span_provenance), *(len(k) for k in ev.relation_provenance)])
+    out(f"{'provenance (spans)':{width + 2}} produced   kept  relab  shift  deleted  kept%")
     for src, c in sorted(ev.span_provenance.items()):
         out(
-            f"  {src:24} {c.produced:8d} {c.kept:6d} {c.relabelled:6d} {c.shifted:6d} {c.deleted:8d}  "
+            f"  {src:{width}} {c.produced:8d} {c.kept:6d} {c.relabelled:6d} {c.shifted:6d} {c.deleted:8d}  "
             f"{100 * c.precision:5.1f}"
         )
-    out(f"  {'missed (added by hand)':24} {se.added:8d}")
+    out(f"  {'missed (added by hand)':{width}} {se.added:8d}")
     if ev.relation_provenance:
-        out("provenance (relations)    produced   kept  retyped  removed  kept%")
+        out(f"{'provenance (relations)':{width + 2}} produced   kept  retyped  removed  kept%")
         for src, c in sorted(ev.relation_provenance.items()):
             out(
-                f"  {src:24} {c.produced:8d} {c.kept:6d} {c.relabelled:8d} {c.deleted:8d}  "
+                f"  {src:{width}} {c.produced:8d} {c.kept:6d} {c.relabelled:8d} {c.deleted:8d}  "
                 f"{100 * c.precision:5.1f}"
             )
-        out(f"  {'missed (added by hand)':24} {re_.added:8d}")
+        out(f"  {'missed (added by hand)':{width}} {re_.added:8d}")
     return "\n".join(lines) + "\n"

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from annotate.cli._app import app, err, user_errors
+from annotate.cli._progress import progress_bar
+
+
+@app.command("train")
+def train_cli(
+    gold: Annotated[Path, typer.Argument(help="Gold records (JSONL), as pulled.")],
+    recipe: Annotated[Path, typer.Option("--recipe", "-r", help="The recipe (TOML): labels and language.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory; model-best is the pipeline.")],
+    base: Annotated[
+        str | None,
+        typer.Option("--base", help="Fine-tune the NER of this pipeline instead of starting blank."),
+    ] = None,
+    max_steps: Annotated[int, typer.Option("--max-steps", min=1, help="Training steps (batches).")] = 1000,
+    dev: Annotated[
+        float, typer.Option("--dev", help="Share of documents held out to pick model-best.")
+    ] = 0.2,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for the split and the training.")] = 0,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace the output directory if it exists.")
+    ] = False,
+) -> None:
+    """Train a spaCy NER pipeline on gold; the recipe can name it for the next pre-annotation."""
+    from annotate.recipe import load_recipe
+    from annotate.train import format_summary, train
+
+    with user_errors():
+        r = load_recipe(recipe)
+        with progress_bar("training", total=max_steps, unit="steps") as advance:
+            result = train(
+                gold,
+                r,
+                out,
+                base=base,
+                max_steps=max_steps,
+                dev=dev,
+                seed=seed,
+                force=force,
+                progress=advance,
+            )
+        err(format_summary(result).rstrip("\n"))
