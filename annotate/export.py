@@ -13,6 +13,7 @@ for relations; every reported span or relation is listed with its reason.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -188,8 +189,10 @@ def export_records(
     For DocBins to train on: ``export_records(records, dir, to=["spacy"],
     split="train=0.9,dev=0.1")`` then ``report.path("spacy", "train")``.
     """
-    formats = parse_formats(to)
-    ratios = parse_split(split) if isinstance(split, str) else dict(split)
+    formats = parse_formats([to] if isinstance(to, str) else to)
+    # A mapping goes through the same checks as the command-line form.
+    spec = split if isinstance(split, str) else ",".join(f"{k}={v!r}" for k, v in split.items())
+    ratios = parse_split(spec)
     if alignment not in ALIGNMENT_MODES:
         raise UsageError(
             f"unknown alignment {alignment!r}", hint=f"choose from {', '.join(ALIGNMENT_MODES)}", code="E272"
@@ -309,7 +312,9 @@ def export_records(
     )
 
 
+@functools.lru_cache(maxsize=4)
 def _blank(lang: str) -> Any:
+    """Return a blank pipeline (a tokenizer) for ``lang``; cached, as building one takes a while."""
     import spacy
 
     try:

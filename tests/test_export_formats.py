@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 import pytest
 import spacy
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from spacy.tokens import DocBin
 
 from annotate.errors import DataError, OutputExistsError
@@ -297,3 +300,28 @@ def test_stratified_export_gives_each_split_its_share_of_a_rare_label(tmp_path: 
     assert report.manifest["split"]["stratify"] is True
     assert splits["train"]["labels"]["RARE"] == splits["dev"]["labels"]["RARE"] == 2
     assert report.balanced and report.tallies["spacy"].spans_written == 20
+
+
+CHARS = st.sampled_from(list("ab .\n\r\t") + ["\r\n", "😀", "e\u0301", "\u2028", "\xa0"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(CHARS, min_size=1, max_size=25).map("".join), st.data())
+def test_brat_round_trip_is_exact_for_any_text_and_span(text: str, data: st.DataObject) -> None:
+    spans = []
+    for sid in range(data.draw(st.integers(1, 4))):
+        start = data.draw(st.integers(0, len(text) - 1))
+        end = data.draw(st.integers(start + 1, len(text)))
+        spans.append(Span(sid, start, end, data.draw(st.sampled_from(["A", "B c"]))))
+    rels = [Relation(0, 0, len(spans) - 1, "r")]
+    rec = Record(text=text, doc_id="p", entities=spans, relations=rels)
+    with tempfile.TemporaryDirectory() as tmp:
+        report = export_records([rec], Path(tmp) / "out", to=["brat"], split="train=1")
+        lost = {o.id for o in report.tallies["brat"].omissions if o.kind == "span"}
+        # only spans made of nothing but line breaks cannot be brat spans
+        assert all(not text[s.start : s.end].strip("\n\r\u2028") for s in spans if s.id in lost)
+        [back] = read_brat_dir(report.path("brat", "train"))
+        assert back.text == text
+        assert [(s.id, s.start, s.end, s.label) for s in back.entities] == [
+            (s.id, s.start, s.end, s.label) for s in spans if s.id not in lost
+        ]
