@@ -552,7 +552,9 @@ def find_relations(
     for rule in rules:
         rt = rule.relation
         for h, t in rule.pairs(doc, ents, token_ent):
-            if h == t and not recipe.allow_self_loops:
+            # Two mentions of the same name are one entity: a relation between them is a loop.
+            same = ents[h].text == ents[t].text and ents[h].label_ == ents[t].label_
+            if (h == t or same) and not recipe.allow_self_loops:
                 continue
             if not rt.allows(ents[h].label_, ents[t].label_):
                 continue
