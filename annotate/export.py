@@ -191,7 +191,7 @@ def export_records(
     """
     formats = parse_formats([to] if isinstance(to, str) else to)
     # A mapping goes through the same checks as the command-line form.
-    spec = split if isinstance(split, str) else ",".join(f"{k}={v!r}" for k, v in split.items())
+    spec = split if isinstance(split, str) else ",".join(f"{k}={float(v)!r}" for k, v in split.items())
     ratios = parse_split(spec)
     if alignment not in ALIGNMENT_MODES:
         raise UsageError(
