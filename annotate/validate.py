@@ -625,7 +625,9 @@ class Validator:
         for i, e in enumerate(ents):
             if not isinstance(e, dict):
                 continue
-            sid = _as_int(e.get("id"))
+            sid = e.get("id")
+            if type(sid) is not int:
+                sid = _as_int(sid)
             if sid is not None:
                 if sid in ids:
                     out.append(
@@ -638,10 +640,14 @@ class Validator:
                     )
                 else:
                     ids[sid] = i
-            s = _as_int(e.get("start_offset"))
-            t = _as_int(e.get("end_offset"))
+            s = e.get("start_offset")
+            if type(s) is not int:
+                s = _as_int(s)
+            t = e.get("end_offset")
+            if type(t) is not int:
+                t = _as_int(t)
             label = e.get("label")
-            if s is None or t is None or not isinstance(label, str):
+            if s is None or t is None or type(label) is not str:
                 continue
             if sid is not None and sid not in labels_by_id:
                 labels_by_id[sid] = label
@@ -676,7 +682,7 @@ class Validator:
                         {"text": surface},
                     )
                 )
-            fixed = edge_fix(text, s, t)
+            fixed = None if text[s].isalnum() and text[t - 1].isalnum() else edge_fix(text, s, t)
             if fixed is not None:
                 a, b = fixed
                 if a < b:
