@@ -1,0 +1,154 @@
+"""Pure tests of the Doccano line conversion, the annotation fingerprint, export repair and the pull diff."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from annotate.formats.doccano import (
+    dumps_import_line,
+    record_fingerprint,
+    repair_export_rows,
+    split_meta,
+    to_import_line,
+)
+from annotate.formats.jsonl import read_records
+from annotate.model import Record, Relation, Span
+from annotate.pull import choose_method, diff_path_for, diff_records
+
+DATA = Path(__file__).parent / "data" / "pushpull"
+
+
+def _records() -> list[Record]:
+    return [rec for _, rec in read_records(DATA / "unicode-tasks.jsonl")]
+
+
+def test_import_lines_all_have_the_same_keys_even_without_annotations_or_meta() -> None:
+    recs = _records() + [Record(text="bare", doc_id="bare")]
+    keys = {tuple(to_import_line(r)) for r in recs}
+    assert keys == {("text", "doc_id", "doc_hash", "task_hash", "meta", "entities", "relations")}
+
+
+def test_import_line_is_ascii_and_round_trips_the_exact_text() -> None:
+    for rec in _records():
+        line = dumps_import_line(rec)
+        assert line.isascii()
+        assert json.loads(line)["text"] == rec.text
+
+
+def test_user_meta_is_nested_so_no_top_level_id_key_reaches_doccano() -> None:
+    rec = _records()[0]
+    assert rec.meta["id"] == "not-the-example-id"
+    line = to_import_line(rec)
+    assert "id" not in line
+    assert line["meta"]["id"] == "not-the-example-id"
+
+
+def test_fingerprint_ignores_ids_and_order_but_not_labels_or_offsets() -> None:
+    a = Record(
+        text="Ann met Bob",
+        doc_id="d",
+        entities=[Span(0, 0, 3, "PERSON"), Span(1, 8, 11, "PERSON")],
+        relations=[Relation(0, 0, 1, "MET")],
+    )
+    b = Record(
+        text="Ann met Bob",
+        doc_id="d",
+        entities=[Span(7, 8, 11, "PERSON"), Span(3, 0, 3, "PERSON")],
+        relations=[Relation(5, 3, 7, "MET")],
+    )
+    assert record_fingerprint(a) == record_fingerprint(b)
+    relabelled = a.with_annotations([Span(0, 0, 3, "ORG"), Span(1, 8, 11, "PERSON")], a.relations)
+    reversed_rel = a.with_annotations(a.entities, [Relation(0, 1, 0, "MET")])
+    moved = a.with_annotations([Span(0, 0, 2, "PERSON"), Span(1, 8, 11, "PERSON")], a.relations)
+    assert len({record_fingerprint(r) for r in (a, relabelled, reversed_rel, moved)}) == 4
+
+
+def test_export_repair_turns_gappy_floats_back_into_ints_and_drops_their_nulls() -> None:
+    rows = [
+        {"id": 1, "text": "a", "year": 2020.0, "score": 0.5, "entities": [], "relations": [], "Comments": []},
+        {"id": 2, "text": "b", "year": None, "score": 1.0, "entities": [], "relations": [], "Comments": []},
+    ]
+    fixed = repair_export_rows(rows)
+    assert fixed[0]["year"] == 2020 and isinstance(fixed[0]["year"], int)
+    assert "year" not in fixed[1]
+    # A key present on every row was never coerced: its floats stay floats.
+    assert fixed[1]["score"] == 1.0 and isinstance(fixed[1]["score"], float)
+
+
+def test_split_meta_unflattens_our_keys_and_merges_foreign_top_level_keys() -> None:
+    doc_id, doc_hash, task_hash, meta = split_meta(
+        {"doc_id": "x", "doc_hash": "sha256:1", "task_hash": "sha256:2", "meta": {"a": 1}, "title": "T"}
+    )
+    assert (doc_id, doc_hash, task_hash) == ("x", "sha256:1", "sha256:2")
+    assert meta == {"a": 1, "title": "T"}
+
+
+def test_auto_method_uses_rest_for_small_projects_export_for_large_and_rest_per_annotator() -> None:
+    assert choose_method(10, per_annotator=False) == "rest"
+    assert choose_method(5000, per_annotator=False) == "export"
+    assert choose_method(5000, per_annotator=True) == "rest"
+    assert choose_method(10, per_annotator=False, method="export") == "export"
+
+
+def test_diff_file_sits_beside_the_output() -> None:
+    assert diff_path_for("out/gold-2.jsonl") == Path("out/gold-2.diff.jsonl")
+
+
+def _gold(doc_id: str, spans: list[Span], rels: list[Relation], confirmed: bool = False) -> Record:
+    return Record(
+        text="Ann met Bob in Rome",
+        doc_id=doc_id,
+        entities=spans,
+        relations=rels,
+        example_id=1,
+        confirmed=confirmed,
+    )
+
+
+def test_diff_reports_added_removed_relabelled_spans_relations_and_confirmation() -> None:
+    old = [
+        _gold(
+            "a",
+            [Span(0, 0, 3, "PERSON"), Span(1, 8, 11, "PERSON"), Span(2, 15, 19, "GPE")],
+            [Relation(0, 0, 1, "MET"), Relation(1, 0, 2, "LOCATED_IN")],
+        ),
+        _gold("gone", [], []),
+        _gold("same", [Span(0, 0, 3, "PERSON")], []),
+    ]
+    new = [
+        _gold(
+            "a",
+            [Span(0, 0, 3, "PERSON"), Span(1, 8, 11, "ORG"), Span(2, 4, 7, "PERSON")],
+            [Relation(0, 0, 1, "KNOWS")],
+            confirmed=True,
+        ),
+        _gold("new", [Span(0, 0, 3, "PERSON")], []),
+        _gold("same", [Span(0, 0, 3, "PERSON")], []),
+    ]
+    changes = {c["doc_id"]: c for c in diff_records(old, new)}
+    assert set(changes) == {"a", "gone", "new"}
+    a = changes["a"]
+    assert a["status"] == "changed"
+    assert a["confirmed"] == {"old": False, "new": True}
+    assert a["spans"] == {
+        "added": [[4, 7, "PERSON"]],
+        "removed": [[15, 19, "GPE"]],
+        "relabelled": [[8, 11, "PERSON", "ORG"]],
+    }
+    assert a["relations"] == {
+        "removed": [[[0, 3], [15, 19], "LOCATED_IN"]],
+        "relabelled": [[[0, 3], [8, 11], "MET", "KNOWS"]],
+    }
+    assert changes["gone"]["status"] == "removed"
+    assert changes["new"]["status"] == "added" and changes["new"]["spans"] == {"added": [[0, 3, "PERSON"]]}
+
+
+@pytest.mark.parametrize("per_annotator", [False, True])
+def test_diff_of_a_snapshot_with_itself_is_empty(per_annotator: bool) -> None:
+    recs = [_gold("a", [Span(0, 0, 3, "PERSON")], [])]
+    if per_annotator:
+        recs[0].annotator = "ann"
+    assert diff_records(recs, recs) == []
