@@ -136,6 +136,20 @@ def _pattern_needs(patterns: list[dict[str, Any]]) -> set[str]:
     return needs
 
 
+def _split_bom(nlp: Language) -> None:
+    """Make a byte order mark a token of its own: the text keeps it (we never modify the
+    text), and "<BOM>NATO" must still be the word NATO. Only for the default prefixes."""
+    from spacy.util import compile_prefix_regex
+
+    defaults = list(nlp.Defaults.prefixes or [])
+    search = nlp.tokenizer.prefix_search  # type: ignore[attr-defined]
+    if (
+        getattr(search, "__self__", None) is not None
+        and search.__self__.pattern == compile_prefix_regex(defaults).pattern
+    ):
+        nlp.tokenizer.prefix_search = compile_prefix_regex(["\ufeff", *defaults]).search  # type: ignore[attr-defined]
+
+
 def load(recipe: Recipe, *, model: str | None = None, needs: frozenset[str] = frozenset()) -> LoadedPipeline:
     """Load the pipeline for ``recipe`` with only the components it needs enabled.
 
@@ -164,6 +178,7 @@ def load(recipe: Recipe, *, model: str | None = None, needs: frozenset[str] = fr
             ) from None
         version = str(nlp.meta.get("version", "0"))
 
+    _split_bom(nlp)
     patterns = [(file, _read_patterns(file)) for file in recipe.patterns]
     want_caps = set(needs)
     for _, pats in patterns:
