@@ -952,19 +952,18 @@ def iter_jsonl_lenient(path: str | os.PathLike[str], name: str) -> Iterator[tupl
             if not line.strip():
                 continue
             try:
-                yield lineno, json.loads(line), None
-            except json.JSONDecodeError as e:
-                yield (
-                    lineno,
-                    None,
-                    Finding("E102", ERROR, f"invalid JSON: {e.msg} (column {e.colno})", name, lineno, None),
-                )
+                obj = json.loads(line, parse_constant=_reject_constant)
+            except ValueError as e:  # JSONDecodeError, or NaN/Infinity
+                yield lineno, None, Finding("E102", ERROR, _json_msg(e), name, lineno, None)
+                continue
             except RecursionError:
                 yield (
                     lineno,
                     None,
                     Finding("E102", ERROR, "invalid JSON: nested too deeply", name, lineno, None),
                 )
+                continue
+            yield lineno, obj, None
     finally:
         if not is_stdio(path):
             f.close()
@@ -995,7 +994,7 @@ def _iter_json_document(path: str | os.PathLike[str], name: str) -> Iterator[tup
         line = data[: e.start].count(b"\n") + 1
         yield line, None, Finding("E104", ERROR, f"not UTF-8: {e.reason}", name, line, None)
         return
-    dec = json.JSONDecoder()
+    dec = json.JSONDecoder(parse_constant=_reject_constant)
     ws = re.compile(r"\s*")
     pos = ws.match(s, 0).end()  # type: ignore[union-attr]
     try:
@@ -1021,14 +1020,21 @@ def _iter_json_document(path: str | os.PathLike[str], name: str) -> Iterator[tup
             yield line, obj, None
         if s[pos:].strip():
             raise json.JSONDecodeError("extra data after the document", s, ws.match(s, pos).end())  # type: ignore[union-attr]
-    except json.JSONDecodeError as e:
-        yield (
-            e.lineno,
-            None,
-            Finding("E102", ERROR, f"invalid JSON: {e.msg} (column {e.colno})", name, e.lineno, None),
-        )
+    except ValueError as e:  # JSONDecodeError, or NaN/Infinity
+        line = e.lineno if isinstance(e, json.JSONDecodeError) else s.count("\n", 0, pos) + 1
+        yield line, None, Finding("E102", ERROR, _json_msg(e), name, line, None)
     except RecursionError:
         yield 1, None, Finding("E102", ERROR, "invalid JSON: nested too deeply", name, 1, None)
+
+
+def _json_msg(e: ValueError) -> str:
+    if isinstance(e, json.JSONDecodeError):
+        return f"invalid JSON: {e.msg} (column {e.colno})"
+    return f"invalid JSON: {e}"
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON (other tools reject it)")
 
 
 def guess_kind(path: str | os.PathLike[str]) -> str | None:

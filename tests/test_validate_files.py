@@ -241,3 +241,14 @@ def test_doccano_relation_import_file_fails_only_for_missing_relation_ids() -> N
     assert [(f.pointer, f.message) for f in report.findings] == [
         (f"/relations/{i}", "'id' is a required property") for i in range(3)
     ]
+
+
+def test_nan_and_infinity_are_not_json(tmp_path: Path) -> None:
+    r = rec("a")
+    r["entities"][0]["score"] = float("nan")
+    p = tmp_path / "nan.jsonl"
+    p.write_text(json.dumps(r) + "\n" + json.dumps(rec("b")).replace("[]", "[Infinity]", 1) + "\n")
+    assert codes(validate_file(p)) == [("E102", 1), ("E102", 2)]
+    d = tmp_path / "nan.json"
+    d.write_text('{\n"text": NaN}')
+    assert codes(validate_file(d)) == [("E102", 1)]

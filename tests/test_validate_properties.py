@@ -14,7 +14,16 @@ from annotate import schemas
 from annotate.formats.jsonl import read_records, write_records
 from annotate.model import Record, Relation, Span
 from annotate.recipe import EntityLabel, Recipe, RelationType
-from annotate.validate import ERROR, TokenAligner, _align, _fast_schema_ok, validate_file, validate_records
+from annotate.validate import (
+    CHECKS,
+    ERROR,
+    TokenAligner,
+    Validator,
+    _align,
+    _fast_schema_ok,
+    validate_file,
+    validate_records,
+)
 
 PIECES = [
     "Putin", "Kim Jong-un", "U.S.", "don't", "Putin's", "👍", "👩‍👩‍👧", "🇺🇸", "e\u0301", "Zoë", "n\u0303o",
@@ -187,3 +196,39 @@ def test_re3d_spans_keep_their_findings_after_a_round_trip(tmp_path: Path) -> No
     assert [(f.code, f.line, f.pointer) for f in after.findings] == [
         (f.code, f.line, f.pointer) for f in before.findings
     ]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(max_size=200), suffix=st.sampled_from([".jsonl", ".json"]))
+def test_arbitrary_bytes_give_findings_never_an_exception(tmp_path: Path, data: bytes, suffix: str) -> None:
+    path = tmp_path / f"fuzz{suffix}"
+    path.write_bytes(data)
+    report = validate_file(path, recipe=RECIPE)
+    assert all(f.code in CHECKS for f in report.findings)
+
+
+records_ish = st.dictionaries(
+    st.sampled_from(["text", "entities", "relations", "doc_id", "doc_hash", "meta", "confirmed", "x"]),
+    st.one_of(
+        json_values,
+        texts,
+        st.lists(
+            st.dictionaries(
+                st.sampled_from(
+                    ["id", "start_offset", "end_offset", "label", "text", "from_id", "to_id", "type"]
+                ),
+                st.one_of(
+                    st.integers(-2, 30), st.floats(allow_nan=False), st.sampled_from(LABELS), st.none(), texts
+                ),
+            ),
+            max_size=4,
+        ),
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(obj=records_ish, kind=st.sampled_from(["task", "gold", "article"]))
+def test_any_json_record_gives_findings_never_an_exception(obj: dict[str, Any], kind: str) -> None:
+    for f in Validator(kind, RECIPE).check(obj, 1):
+        assert f.code in CHECKS and f.line == 1
