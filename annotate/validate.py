@@ -574,6 +574,22 @@ class Validator:
                 out.append(self._f("E107", f"duplicate doc_id {_short(key)}{where}", line, "/doc_id"))
             else:
                 self._seen[key] = line
+        elif doc_id is None and isinstance(text, str):
+            # Without a doc_id the reader derives one from the text hash: equal texts collide.
+            key = _derived_id(text)
+            if key in self._seen:
+                first = self._seen[key]
+                where = f" (line {first})" if first is not None else ""
+                out.append(
+                    self._f(
+                        "E107",
+                        f"no doc_id, and the same text as an earlier record{where}: both get doc_id {key}",
+                        line,
+                        "/text",
+                    )
+                )
+            else:
+                self._seen[key] = line
         meta = obj.get("meta")
         if self.kind == "task" and isinstance(meta, dict) and "id" in meta:
             out.append(
@@ -857,6 +873,11 @@ class Validator:
                             _ptr("relations", k),
                         )
                     )
+
+
+def _derived_id(text: str) -> str:
+    """The doc_id that ``Record.from_dict`` gives a record without one (lone surrogates allowed)."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 def _json_type(v: Any) -> str:
@@ -1162,6 +1183,7 @@ def validate_paths(
     kind: str | None = None,
     recipe: Recipe | None = None,
     max_errors: int | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> list[ValidationReport]:
     """Validate several files; ``max_errors`` counts errors over all of them. Returns one report a file."""
     reports: list[ValidationReport] = []
@@ -1169,7 +1191,7 @@ def validate_paths(
     for p in paths:
         if budget is not None and budget <= 0:
             break
-        rep = validate_file(p, kind=kind, recipe=recipe, max_errors=budget)
+        rep = validate_file(p, kind=kind, recipe=recipe, max_errors=budget, progress=progress)
         reports.append(rep)
         if budget is not None:
             budget -= rep.n_errors

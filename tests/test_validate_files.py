@@ -252,3 +252,16 @@ def test_nan_and_infinity_are_not_json(tmp_path: Path) -> None:
     d = tmp_path / "nan.json"
     d.write_text('{\n"text": NaN}')
     assert codes(validate_file(d)) == [("E102", 1)]
+
+
+def test_records_without_doc_id_collide_when_their_texts_are_equal(tmp_path: Path) -> None:
+    from annotate.model import Record
+
+    p = tmp_path / "noid.jsonl"
+    same = {"text": "Zoë met Putin.", "entities": [], "relations": []}
+    other = {"text": "Other.", "entities": [], "relations": []}
+    p.write_bytes(line(same) + line(other) + line(same))
+    report = validate_file(p)
+    (f,) = report.findings
+    assert (f.code, f.line, f.pointer) == ("E107", 3, "/text")
+    assert Record.from_dict(same).doc_id in f.message

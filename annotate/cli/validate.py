@@ -6,6 +6,7 @@ from typing import Annotated, Any
 import typer
 
 from annotate.cli._app import app, user_errors
+from annotate.cli._progress import progress_bar
 from annotate.errors import UsageError
 
 
@@ -36,7 +37,8 @@ def validate_cli(
             if p != "-" and not Path(p).is_file():
                 raise UsageError(f"{p}: no such file")
         rec = _load_recipe(recipe) if recipe is not None else None
-        reports = v.validate_paths(files, kind=kind, recipe=rec, max_errors=max_errors)
+        with progress_bar("validating", unit="records") as advance:
+            reports = v.validate_paths(files, kind=kind, recipe=rec, max_errors=max_errors, progress=advance)
         typer.echo(
             v.render_json(reports, strict=strict) if fmt == "json" else v.render_text(reports, strict=strict)
         )
