@@ -261,7 +261,7 @@ def _edge_ok_end(span: str) -> bool:
         word = re.split(r"[^\w.]", body)[-1] if body else ""
         # U.S. / a.m.: a dotted abbreviation; J.: an initial; Inc.: a known abbreviation.
         return "." in word or (len(word) == 1 and word.isalpha()) or word in _ABBREVIATIONS
-    return ch in "%'’"
+    return ch == "%"  # 50%
 
 
 def edge_fix(text: str, start: int, end: int) -> tuple[int, int] | None:
