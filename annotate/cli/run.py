@@ -86,3 +86,5 @@ def run_cli(
         ("evaluation (JSON)", o.evaluation),
     ):
         typer.echo(f"{what + ':':38} {path}")
+    if report.login is not None and report.login.local_server:
+        err(f"Doccano keeps running at {report.login.url}; `annotate server stop` stops it.")
