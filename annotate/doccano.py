@@ -752,6 +752,24 @@ class DoccanoAPI:
         task_id = str(data["task_id"])
         self.wait_task(task_id, timeout=timeout, what="export")
         target = Path(dest)
+        attempts = self.session.policy.attempts
+        for attempt in range(attempts):
+            try:
+                self._download(project_id, task_id, target)
+                return target
+            except ConnectionFailed:
+                target.unlink(missing_ok=True)
+                # Downloading the finished export again is safe: retry a dropped transfer.
+                if attempt + 1 >= attempts:
+                    raise
+                self.session.policy.sleep(self.session.policy.delay(attempt))
+            except BaseException:
+                target.unlink(missing_ok=True)
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _download(self, project_id: int, task_id: str, target: Path) -> None:
+        """Stream a finished export's zip into ``target``; ConnectionFailed if it arrives incomplete."""
         try:
             response = self._request(
                 "GET",
@@ -767,21 +785,16 @@ class DoccanoAPI:
                 for chunk in response.iter_content(chunk_size=1 << 16):
                     f.write(chunk)
                     n += len(chunk)
-            if expected_len is not None and int(expected_len) != n:
-                raise ConnectionFailed(
-                    f"download export: the connection dropped after {n} of {expected_len} bytes"
-                )
-            if not zipfile.is_zipfile(target):
-                raise ConnectionFailed("download export: the archive is incomplete or not a zip file")
         except requests.exceptions.RequestException as e:
-            target.unlink(missing_ok=True)
             raise ConnectionFailed(
                 self._redact(f"download export: the connection to {self.url} failed: {_describe(e)}")
             ) from None
-        except BaseException:
-            target.unlink(missing_ok=True)
-            raise
-        return target
+        if expected_len is not None and int(expected_len) != n:
+            raise ConnectionFailed(
+                f"download export: the connection dropped after {n} of {expected_len} bytes"
+            )
+        if not zipfile.is_zipfile(target):
+            raise ConnectionFailed("download export: the archive is incomplete or not a zip file")
 
 
 def _body_excerpt(response: requests.Response, limit: int = 300) -> str:
