@@ -13,6 +13,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 Advance = Callable[[int], None]
 
 
+def _no_progress(n: int = 1) -> None:
+    """Draw nothing (no terminal)."""
+
+
 @contextlib.contextmanager
 def progress_bar(label: str, *, total: int | None = None, unit: str = "docs") -> Iterator[Advance]:
     """Yield ``advance(n)``; draw a bar with the rate on stderr when it is a terminal.
@@ -20,7 +24,7 @@ def progress_bar(label: str, *, total: int | None = None, unit: str = "docs") ->
     With no terminal (CI, pipes) nothing is drawn, so logs stay clean.
     """
     if not sys.stderr.isatty() or os.environ.get("ANNOTATE_NO_PROGRESS"):
-        yield lambda n=1: None
+        yield _no_progress
         return
     columns = [
         TextColumn("{task.description}"),
