@@ -160,7 +160,7 @@ SENTENCES: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
         "address on [DAY].",
         (),
     ),
-    ("Analysts at [ORG] expect growth in [GPE] to slow to [PCT] per cent this year.", ()),
+    ("Analysts at [ORG] expect growth in [GPE] to slow to [PCT] this year.", ()),
     ("The agreement, signed at [EVENT], covers {topic} and runs until [DATE].", ()),
     ("[PERSON], a spokesperson for [ORG], declined to comment on the [NORP] proposal.", ()),
     ("Protesters gathered outside parliament in [CITY] on [DAY], demanding an inquiry into {topic}.", ()),
@@ -169,11 +169,11 @@ SENTENCES: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
     ("[NORP] and [NORP] negotiators remain divided over {topic}, diplomats said.", ()),
     ("[ORG] said it would release [MONEY] in emergency funding for [GPE].", ()),
     ("Speaking at [EVENT], [PERSON] warned that {topic} could dominate the agenda for years.", ()),
-    ("Markets in [CITY] fell by [PCT] per cent on [DAY] as investors weighed the news.", ()),
+    ("Markets in [CITY] fell by [PCT] on [DAY] as investors weighed the news.", ()),
     ("Critics, including [PERSON] of [ORG], said the measures did too little, too late.", ()),
     ("The ministry in [CITY] confirmed that [CARDINAL] soldiers had been sent to the border region.", ()),
     ("Earlier this year, [GPE] and [GPE] agreed to cooperate on {topic} and joint patrols.", ()),
-    ("Turnout in the [NORP] election was [PCT] per cent, the highest since [DATE].", ()),
+    ("Turnout in the [NORP] election was [PCT], the highest since [DATE].", ()),
 )
 RELATION_SENTENCES = tuple(t for t in SENTENCES if t[1])
 HEADLINES = (
@@ -197,7 +197,7 @@ LABEL_OF = {
     "DAY": "DATE",
     "DAYDATE": "DATE",
     "CARDINAL": "CARDINAL",
-    "PCT": "CARDINAL",
+    "PCT": "PERCENT",
     "FEW": "CARDINAL",
     "MONEY": "MONEY",
     "EVENT": "EVENT",
@@ -256,7 +256,7 @@ def _fill(rng: random.Random, kind: str) -> str:
     if kind == "DAY":
         return rng.choice(WEEKDAYS)
     if kind == "PCT":
-        return f"{rng.randint(2, 40)}"
+        return f"{rng.randint(2, 40)} per cent"
     if kind == "FEW":
         return str(rng.randint(2, 12))
     if kind == "CARDINAL":

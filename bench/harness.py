@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -64,6 +67,7 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 @dataclass
 class ProcResult:
     seconds: float
+    cpu_seconds: float  # user + system time of the process itself
     max_rss_mb: float
     returncode: int
     stdout: str
@@ -80,28 +84,37 @@ def run_proc(
     cwd: str | Path | None = None,
     check: bool = True,
 ) -> ProcResult:
-    """Run a subprocess; return its wall time and its own peak RSS (``ru_maxrss`` from wait4)."""
+    """Run a subprocess; return its wall time, CPU time and its own peak RSS (``ru_maxrss``).
+
+    The command runs under ``_measure.py``, so that its peak RSS is its own (see there).
+    """
     env = dict(os.environ if env is None else env)
     # The scripts import ``bench`` and ``annotate`` from this checkout, wherever the bench was started.
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
-    out_f = Path(os.environ.get("TMPDIR", "/tmp")) / f".bench-{os.getpid()}.out"
-    err_f = out_f.with_suffix(".err")
-    with out_f.open("wb") as so, err_f.open("wb") as se:
-        t0 = time.perf_counter()
-        p = subprocess.Popen(list(cmd), env=env, cwd=cwd, stdout=so, stderr=se)
-        _, status, usage = os.wait4(p.pid, 0)
-        dt = time.perf_counter() - t0
-        p.returncode = os.waitstatus_to_exitcode(status)
-    stdout = out_f.read_text(errors="replace")
-    stderr = err_f.read_text(errors="replace")
-    out_f.unlink(missing_ok=True)
-    err_f.unlink(missing_ok=True)
-    if check and p.returncode != 0:
+    tmp = Path(tempfile.mkdtemp(prefix="bench-proc-"))
+    try:
+        with (tmp / "out").open("wb") as so, (tmp / "err").open("wb") as se:
+            measure = [
+                sys.executable,
+                "-I",
+                "-S",
+                str(Path(__file__).with_name("_measure.py")),
+                str(tmp / "m.json"),
+            ]
+            rc = subprocess.run([*measure, *cmd], env=env, cwd=cwd, stdout=so, stderr=se).returncode
+        stdout = (tmp / "out").read_text(errors="replace")
+        stderr = (tmp / "err").read_text(errors="replace")
+        if rc != 0 or not (tmp / "m.json").exists():
+            raise RuntimeError(f"the measuring wrapper failed ({rc}): {stderr.strip()[-800:]}")
+        m = json.loads((tmp / "m.json").read_text())
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if check and m["returncode"] != 0:
         raise RuntimeError(
-            f"{' '.join(map(str, cmd[:4]))} ... exited {p.returncode}: {stderr.strip()[-800:]}"
+            f"{' '.join(map(str, cmd[:4]))} ... exited {m['returncode']}: {stderr.strip()[-800:]}"
         )
     # ru_maxrss is in kilobytes on Linux.
-    return ProcResult(dt, usage.ru_maxrss / 1024, p.returncode, stdout, stderr)
+    return ProcResult(m["seconds"], m["cpu_seconds"], m["max_rss_kb"] / 1024, m["returncode"], stdout, stderr)
 
 
 def _cpu_model() -> str:
