@@ -544,18 +544,20 @@ def _index(records: Iterable[tuple[int, Record]], name: str) -> dict[str, Record
 
 
 def evaluate(
-    pred: Iterable[Record] | Iterable[tuple[int, Record]],
-    gold: Iterable[Record] | Iterable[tuple[int, Record]],
+    pred: Iterable[Record | tuple[int, Record]],
+    gold: Iterable[Record | tuple[int, Record]],
     *,
+    pred_name: str = "predictions",
+    gold_name: str = "gold",
     progress: Callable[[int], None] | None = None,
 ) -> Evaluation:
     """Compare predicted records with gold records; return the whole :class:`Evaluation`.
 
     Either side may be records or ``(line number, record)`` pairs (as ``read_records`` yields),
-    which make the duplicate-document error name its line.
+    which make the duplicate-document error name its file (``*_name``) and line.
     """
-    p = _index(_numbered(pred), "predictions")
-    g = _index(_numbered(gold), "gold")
+    p = _index(_numbered(pred), pred_name)
+    g = _index(_numbered(gold), gold_name)
     docs: list[DocResult] = []
     changed: list[str] = []
     for doc_id, grec in g.items():
@@ -576,12 +578,13 @@ def evaluate(
     )
 
 
-def _numbered(items: Iterable[Record] | Iterable[tuple[int, Record]]) -> Iterable[tuple[int, Record]]:
+def _numbered(items: Iterable[Record | tuple[int, Record]]) -> Iterable[tuple[int, Record]]:
     for n, item in enumerate(items, start=1):
         if isinstance(item, Record):
             yield n, item
         else:
-            yield item
+            lineno, rec = item
+            yield lineno, rec
 
 
 def summarize(
@@ -644,22 +647,13 @@ def evaluate_files(
     progress: Callable[[int], None] | None = None,
 ) -> Evaluation:
     """Read a prediction (task) file and a gold file and evaluate them."""
-    pred = list(read_records(pred_path))
-    gold = list(read_records(gold_path))
-    try:
-        return evaluate(pred, gold, progress=progress)
-    except DataError as e:
-        # Name the actual file rather than the side.
-        if e.path in ("predictions", "gold"):
-            path = str(pred_path) if e.path == "predictions" else str(gold_path)
-            raise DataError(
-                e.message.split(": ", 1)[1] if ": " in e.message else e.message,
-                path=path,
-                line=e.line,
-                code=e.code,
-                hint=e.hint,
-            ) from None
-        raise
+    return evaluate(
+        read_records(pred_path),
+        read_records(gold_path),
+        pred_name=str(pred_path),
+        gold_name=str(gold_path),
+        progress=progress,
+    )
 
 
 def format_text(ev: Evaluation) -> str:

@@ -248,3 +248,13 @@ def test_cli_reports_a_missing_file_as_a_data_error(tmp_path) -> None:
     )
     assert r.exit_code == 1
     assert "E101" in r.stderr
+
+
+def test_cli_names_the_file_and_line_of_a_duplicate_document(tmp_path) -> None:
+    _write(tmp_path / "pred.jsonl", [PRED])
+    _write(tmp_path / "gold.jsonl", [GOLD, GOLD])
+    r = CliRunner().invoke(
+        app, ["evaluate", "--pred", str(tmp_path / "pred.jsonl"), "--gold", str(tmp_path / "gold.jsonl")]
+    )
+    assert r.exit_code == 1
+    assert f"[E170] {tmp_path / 'gold.jsonl'}:2: doc_id 'd1' appears twice" in r.stderr
