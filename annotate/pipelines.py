@@ -142,12 +142,12 @@ def _split_bom(nlp: Language) -> None:
     from spacy.util import compile_prefix_regex
 
     defaults = list(nlp.Defaults.prefixes or [])
-    search = nlp.tokenizer.prefix_search  # type: ignore[attr-defined]
+    search = nlp.tokenizer.prefix_search  # type: ignore[attr-defined,union-attr]
     if (
         getattr(search, "__self__", None) is not None
         and search.__self__.pattern == compile_prefix_regex(defaults).pattern
     ):
-        nlp.tokenizer.prefix_search = compile_prefix_regex(["\ufeff", *defaults]).search  # type: ignore[attr-defined]
+        nlp.tokenizer.prefix_search = compile_prefix_regex(["\ufeff", *defaults]).search  # type: ignore[attr-defined,union-attr]
 
 
 def load(recipe: Recipe, *, model: str | None = None, needs: frozenset[str] = frozenset()) -> LoadedPipeline:
@@ -228,7 +228,7 @@ def load(recipe: Recipe, *, model: str | None = None, needs: frozenset[str] = fr
         try:
             # Phrase patterns match on ORTH: tokenize them only, without running the pipeline.
             with nlp.select_pipes(enable=[key]):
-                ruler.add_patterns(pats)  # type: ignore[attr-defined]
+                ruler.add_patterns(pats)  # type: ignore[attr-defined,union-attr]
         except (ValueError, KeyError, TypeError) as e:
             raise ConfigError(f"{file}: a pattern is not valid: {e}", code="E214") from None
         keys.append((key, recipe.pattern_source(file)))

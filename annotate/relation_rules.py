@@ -110,22 +110,48 @@ class RelationRule(ABC):
         return frozenset({"parser", "lemmatizer"})
 
     @abstractmethod
-    def pairs(self, doc: Doc, ents: Sequence[Span], token_ent: dict[int, int]) -> Iterator[tuple[int, int]]:
+    def pairs(self, doc: Doc, ents: Sequence[Span], token_ent: EntityIndex) -> Iterator[tuple[int, int]]:
         """Yield ``(head, tail)`` entity indices; direction is the rule's to decide."""
 
 
 # --- helpers on the dependency tree -----------------------------------------------------------
 
 
-def token_entity_map(ents: Sequence[Span]) -> dict[int, int]:
-    """Return token index -> index of the (longest) entity that holds it."""
-    out: dict[int, int] = {}
-    for i, ent in enumerate(ents):
-        for t in range(ent.start, ent.end):
-            j = out.get(t)
-            if j is None or len(ents[j]) < len(ent):
-                out[t] = i
-    return out
+class EntityIndex(dict[int, int]):
+    """Token index -> index of the (longest) entity holding it, plus what every rule asks of a
+    document once: the entities' root tokens and the sentences (computing ``span.root`` or
+    ``span.sent`` again for every pair is what made the rules slow)."""
+
+    def __init__(self, doc: Doc, ents: Sequence[Span]) -> None:
+        super().__init__()
+        for i, ent in enumerate(ents):
+            for t in range(ent.start, ent.end):
+                j = self.get(t)
+                if j is None or len(ents[j]) < len(ent):
+                    self[t] = i
+        self.roots: list[Token] = [e.root for e in ents]
+        self._doc = doc
+        self._sents: list[Span] | None = None
+        self._sent_of: list[int] = []
+
+    @property
+    def sents(self) -> list[Span]:
+        if self._sents is None:
+            self._sents = list(self._doc.sents)
+            self._sent_of = [0] * len(self._doc)
+            for k, sent in enumerate(self._sents):
+                for t in range(sent.start, sent.end):
+                    self._sent_of[t] = k
+        return self._sents
+
+    def sent_of(self, token_i: int) -> Span:
+        """Return the sentence holding token ``token_i``."""
+        return self.sents[self._sent_of[token_i]]
+
+
+def token_entity_map(doc: Doc, ents: Sequence[Span]) -> EntityIndex:
+    """Return the EntityIndex of ``ents`` in ``doc``."""
+    return EntityIndex(doc, ents)
 
 
 def _ancestors(token: Token) -> list[Token]:
@@ -243,7 +269,7 @@ class DependencyMatcherRule(RelationRule):
             self._matchers[key] = matcher
         return self._matchers[key]
 
-    def pairs(self, doc: Doc, ents: Sequence[Span], token_ent: dict[int, int]) -> Iterator[tuple[int, int]]:
+    def pairs(self, doc: Doc, ents: Sequence[Span], token_ent: EntityIndex) -> Iterator[tuple[int, int]]:
         for match_id, token_ids in self._matcher(doc)(doc):
             i = int(doc.vocab.strings[match_id].rsplit("#", 1)[1])
             ids = [n["RIGHT_ID"] for n in self.patterns[i]]
@@ -288,26 +314,28 @@ class TriggerRule(RelationRule):
         if self.max_path < 1 or self.climb < 0:
             raise ConfigError(f"{where}: max_path must be >= 1 and climb >= 0", code="E212")
 
-    def pairs(self, doc: Doc, ents: Sequence[Span], token_ent: dict[int, int]) -> Iterator[tuple[int, int]]:
-        for sent in doc.sents:
-            inside = [i for i, e in enumerate(ents) if sent.start <= e.start < sent.end]
+    def pairs(self, doc: Doc, ents: Sequence[Span], token_ent: EntityIndex) -> Iterator[tuple[int, int]]:
+        roots = token_ent.roots
+        by_sent: dict[int, list[int]] = {}
+        for i, e in enumerate(ents):
+            by_sent.setdefault(token_ent.sent_of(e.start).start, []).append(i)
+        for inside in by_sent.values():
             for x, i in enumerate(inside):
                 for j in inside[x + 1 :]:
                     a, b = ents[i], ents[j]
                     if a.end > b.start and b.end > a.start:
                         continue
-                    if any(
-                        e.root.dep_ == "pobj" and e.root.head.lower_ in self.exclude_preps for e in (a, b)
-                    ):
+                    ra, rb = roots[i], roots[j]
+                    if any(r.dep_ == "pobj" and r.head.lower_ in self.exclude_preps for r in (ra, rb)):
                         continue
-                    found = dependency_path(a.root, b.root)
+                    found = dependency_path(ra, rb)
                     if found is None:
                         continue
                     path, lca = found
                     if len(path) - 1 > self.max_path:
                         continue
                     inner = [t for t in path if not (a.start <= t.i < a.end or b.start <= t.i < b.end)]
-                    if lca.i in (a.root.i, b.root.i):
+                    if lca.i in (ra.i, rb.i):
                         up = lca
                         for _ in range(self.climb):
                             if up.head.i == up.i:
@@ -360,13 +388,13 @@ class TitleRule(RelationRule):
     def _is_title(self, tokens: Sequence[Token]) -> bool:
         return " ".join(t.lower_ for t in tokens) in self.titles
 
-    def pairs(self, doc: Doc, ents: Sequence[Span], token_ent: dict[int, int]) -> Iterator[tuple[int, int]]:
+    def pairs(self, doc: Doc, ents: Sequence[Span], token_ent: EntityIndex) -> Iterator[tuple[int, int]]:
         ends = {e.end: i for i, e in enumerate(ents)}
         for p, person in enumerate(ents):
             # Before the name: <org> ['s] <title> <person>.
             for k in range(1, self.longest + 2):
                 start = person.start - k
-                if start < 0 or start < person.sent.start:
+                if start < 0 or token_ent.sent_of(start).start != token_ent.sent_of(person.start).start:
                     break
                 words = list(doc[start : person.start])
                 if words and words[0].lower_ in ("'s", "’s"):
@@ -377,7 +405,8 @@ class TitleRule(RelationRule):
                 if o is not None:
                     yield p, o
             # Apposition: <person>, [the] [<org>['s]] <title> [of <org>].
-            for child in person.root.children:
+            root = token_ent.roots[p]
+            for child in root.children:
                 if child.dep_ != "appos":
                     continue
                 title = [
@@ -390,12 +419,12 @@ class TitleRule(RelationRule):
                     continue
                 for t in child.subtree:
                     o = token_ent.get(t.i)
-                    if o is not None and o != p and t.i == ents[o].root.i:
+                    if o is not None and o != p and t.i == token_ent.roots[o].i:
                         if t.head.i == child.i or (t.head.dep_ == "prep" and t.head.head.i == child.i):
                             yield p, o
             # <person> of <place>, in a sentence about leaders.
-            if self.of_context and any(_match(t, self.of_context) for t in person.sent):
-                for prep in person.root.children:
+            if self.of_context and any(_match(t, self.of_context) for t in token_ent.sent_of(person.start)):
+                for prep in root.children:
                     if prep.dep_ == "prep" and prep.lower_ == "of":
                         for pobj in prep.children:
                             o = token_ent.get(pobj.i)
@@ -446,7 +475,7 @@ class CoordinationRule(RelationRule):
                 break
         return None, False
 
-    def _members(self, token: Token, token_ent: dict[int, int], seen: set[int]) -> list[int]:
+    def _members(self, token: Token, token_ent: EntityIndex, seen: set[int]) -> list[int]:
         if token.i in seen:
             return []
         seen.add(token.i)
@@ -470,7 +499,7 @@ class CoordinationRule(RelationRule):
                         ]
         return out
 
-    def pairs(self, doc: Doc, ents: Sequence[Span], token_ent: dict[int, int]) -> Iterator[tuple[int, int]]:
+    def pairs(self, doc: Doc, ents: Sequence[Span], token_ent: EntityIndex) -> Iterator[tuple[int, int]]:
         for verb in doc:
             lemma = verb.lemma_.lower()
             member_first = lemma in self.member_verbs
@@ -547,7 +576,7 @@ def find_relations(
     An undirected relation is stored with its first entity (in text order) as the head.
     Returns them sorted by (head, tail, label).
     """
-    token_ent = token_entity_map(ents)
+    token_ent = token_entity_map(doc, ents)
     found: dict[tuple[int, int, str], Found] = {}
     for rule in rules:
         rt = rule.relation
@@ -580,6 +609,7 @@ def rules_needs(rules: Sequence[RelationRule]) -> frozenset[str]:
 __all__ = [
     "RULE_KINDS",
     "Found",
+    "EntityIndex",
     "RelationRule",
     "build_rule",
     "build_rules",
