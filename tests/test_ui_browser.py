@@ -259,7 +259,12 @@ def test_annotator_corrections_in_the_web_ui_are_exactly_what_pull_returns(
     try:
         assert report.pushed == 1
         annotator = make_user(project_id, role="annotator")
-        _correct_in_browser(AnnotationPage(browser_page, doccano_server.url), project_id, annotator)
+        ui = AnnotationPage(browser_page, doccano_server.url)
+        try:
+            _correct_in_browser(ui, project_id, annotator)
+        except Exception:
+            ui.screenshot("failure.png")  # what the page showed when a step failed
+            raise
         _check_pull_and_evaluate(tmp_path, tasks, project_id, doccano_env)
     finally:
         doccano_api.delete_project(project_id)
