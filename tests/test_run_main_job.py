@@ -10,12 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from typer.testing import CliRunner
 
 from annotate.cli import app
+from annotate.doccano import DoccanoAPI
 from annotate.errors import EXIT_USAGE, NotFound
 from annotate.fileio import iter_jsonl
-from annotate.run import CORPUS_GLOB, Outputs, default_project_name
+from annotate.run import CORPUS_GLOB, Hooks, Login, Outputs, default_project_name, run
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "corpus"
@@ -120,6 +122,57 @@ def test_run_no_wait_goes_from_corpus_to_exports_and_report(
     finally:
         with contextlib.suppress(NotFound):
             doccano_api.delete_project(int(doccano_api.find_project(project)["id"]))
+
+
+def test_run_waits_for_the_person_and_pulls_what_they_did(
+    small_corpus: Path, tmp_path: Path, doccano_api: Any, doccano_settings: Any, make_user: Any
+) -> None:
+    project = f"run-wait-{secrets.token_hex(3)}"
+    events: list[str] = []
+    done: dict[str, Any] = {}
+
+    def ready(login: Login) -> None:
+        events.append("ready")
+        done["project_url"] = login.project_url
+
+    def person_corrects(login: Login) -> None:
+        """What an annotator does while `annotate run` waits: delete a span, mark the doc done."""
+        events.append("wait")
+        pid = int(doccano_api.find_project(project)["id"])
+        annotator = make_user(pid, role="annotator")
+        example = next(e for e in doccano_api.list_examples(pid) if e["text"].startswith("Putin admits"))
+        span = doccano_api.list_spans(pid, example["id"])[0]
+        base = f"{login.url}/v1/projects/{pid}/examples/{example['id']}"
+        # The annotator's own session, as the web UI would use it.
+        with DoccanoAPI(annotator.settings) as api:
+            api.login()
+            headers = {"Authorization": f"Token {api.token}"}
+            requests.delete(f"{base}/spans/{span['id']}", headers=headers, timeout=10).raise_for_status()
+            requests.post(f"{base}/states", headers=headers, timeout=10).raise_for_status()
+        done["span"] = (span["start_offset"], span["end_offset"])
+
+    try:
+        report = run(
+            small_corpus,
+            recipe_path=RECIPE,
+            project=project,
+            out_dir=tmp_path / "out",
+            settings=doccano_settings,
+            hooks=Hooks(ready=ready, wait=person_corrects),
+        )
+    finally:
+        with contextlib.suppress(NotFound):
+            doccano_api.delete_project(int(doccano_api.find_project(project)["id"]))
+
+    assert events == ["ready", "wait"]
+    assert report.waited and done["project_url"].endswith(f"/projects/{report.push.project_id}")
+    gold = {g["doc_id"]: g for _, g in iter_jsonl(report.outputs.gold)}
+    seed = next(g for g in gold.values() if g["text"].startswith("Putin admits"))
+    assert seed["confirmed"] is True
+    assert done["span"] not in {(e["start_offset"], e["end_offset"]) for e in seed["entities"]}
+    assert report.pull.confirmed == 1
+    assert report.evaluation.span_effort.deleted == 1
+    assert report.evaluation.span_effort.added == 0
 
 
 def test_run_refuses_existing_outputs_before_touching_any_server(small_corpus: Path, tmp_path: Path) -> None:
