@@ -71,6 +71,20 @@ class _Candidate:
     rank: int  # the source's place in the recipe's order
 
 
+def _trim(span: SpacySpan) -> tuple[int, int, int, int] | None:
+    """Return (start, end, start_char, end_char) of ``span`` without punctuation or space
+    tokens at its edges (the model's "the Jordan Armed Forces –"), or None if nothing is left."""
+    start, end = span.start, span.end
+    doc = span.doc
+    while start < end and (doc[start].is_punct or doc[start].is_space):
+        start += 1
+    while end > start and (doc[end - 1].is_punct or doc[end - 1].is_space):
+        end -= 1
+    if start == end:
+        return None
+    return start, end, doc[start].idx, doc[end - 1].idx + len(doc[end - 1])
+
+
 def _candidates(doc: Doc, recipe: Recipe, pipe: LoadedPipeline, summary: Summary) -> list[_Candidate]:
     out: list[_Candidate] = []
     labels = set(recipe.label_names)
@@ -93,11 +107,9 @@ def _candidates(doc: Doc, recipe: Recipe, pipe: LoadedPipeline, summary: Summary
                 if label is None:
                     summary.dropped_labels[ent.label_] += 1
                     continue
-                out.append(
-                    _Candidate(
-                        ent.start, ent.end, ent.start_char, ent.end_char, label, pipe.model_source, rank
-                    )
-                )
+                trimmed = _trim(ent)
+                if trimmed is not None:
+                    out.append(_Candidate(*trimmed, label, pipe.model_source, rank))
             rank += 1
         elif kind == "patterns":
             for key, source in pipe.pattern_keys:

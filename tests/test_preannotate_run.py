@@ -139,3 +139,24 @@ def test_two_processes_give_the_same_bytes_as_one(corpus: Path, tmp_path: Path) 
     cli(str(corpus), "--recipe", str(NEWS), "--out", str(one), "--batch-size", "2")
     cli(str(corpus), "--recipe", str(NEWS), "--out", str(two), "--batch-size", "2", "--n-process", "2")
     assert one.read_bytes() == two.read_bytes()
+
+
+def test_output_passes_annotate_validate_with_the_recipe(corpus: Path, tmp_path: Path) -> None:
+    out = tmp_path / "tasks.jsonl"
+    cli(str(corpus), "--recipe", str(NEWS), "--out", str(out))
+    result = runner.invoke(app, ["validate", str(out), "--recipe", str(NEWS), "--strict"])
+    assert result.exit_code == 0, result.output
+
+
+def test_conflict_policies_settle_overlaps_deterministically() -> None:
+    from annotate.preannotate import _Candidate, merge
+
+    pattern = _Candidate(1, 2, 7, 12, "ORG", "pattern:p.jsonl", 0)  # "Swift"
+    model = _Candidate(0, 2, 0, 12, "PERSON", "model:m", 1)  # "Taylor Swift"
+    tie = _Candidate(1, 2, 7, 12, "LOC", "model:m", 1)
+    other = _Candidate(3, 4, 14, 20, "GPE", "model:m", 1)
+    assert merge([model, pattern, other], policy="first", allow_overlapping=False) == [pattern, other]
+    assert merge([pattern, model, other], policy="longest", allow_overlapping=False) == [model, other]
+    assert merge([tie, pattern], policy="longest", allow_overlapping=False) == [pattern]
+    assert merge([model, pattern], policy="first", allow_overlapping=True) == [model, pattern]
+    assert merge([tie, pattern], policy="first", allow_overlapping=True) == [pattern]
