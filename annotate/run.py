@@ -186,7 +186,7 @@ def run(
 
     with connect(settings) as api:
         t = time.monotonic()
-        report.push = _push(api, outputs.tasks, project_name, recipe, hooks)
+        report.push = _push(api, outputs.tasks, project_name, recipe, report.preannotate.docs, hooks)
         timed("push", t)
         report.login = _login(settings, report.push.project_url, report.login)
         pushed = report.push
@@ -205,15 +205,16 @@ def run(
         timed("pull", t)
 
     t = time.monotonic()
-    report.validation = _validate(outputs.gold, outputs.validation, recipe, force, hooks)
+    n_gold = report.pull.records
+    report.validation = _validate(outputs.gold, outputs.validation, recipe, n_gold, force, hooks)
     timed("validate", t)
 
     t = time.monotonic()
-    report.export = _export(outputs.gold, outputs.export_dir, recipe, force, hooks)
+    report.export = _export(outputs.gold, outputs.export_dir, recipe, n_gold, force, hooks)
     timed("export", t)
 
     t = time.monotonic()
-    report.evaluation = _evaluate(outputs, force, hooks)
+    report.evaluation = _evaluate(outputs, n_gold, force, hooks)
     timed("evaluate", t)
     return report
 
@@ -287,10 +288,10 @@ def _preannotate(corpus: Path, recipe: Any, tasks: Path, force: bool, hooks: Hoo
     return summary
 
 
-def _push(api: Any, tasks: Path, project: str, recipe: Any, hooks: Hooks) -> Any:
+def _push(api: Any, tasks: Path, project: str, recipe: Any, n_tasks: int, hooks: Hooks) -> Any:
     from annotate.push import push
 
-    with hooks.progress("pushing") as advance:
+    with hooks.progress("pushing", n_tasks) as advance:
         return push(
             api, tasks, project=project, recipe=recipe, create=True, sync_labels=True, progress=advance
         )
@@ -308,10 +309,10 @@ def _pull(api: Any, project_id: int, gold: Path, force: bool, hooks: Hooks) -> A
     return report
 
 
-def _validate(gold: Path, out: Path, recipe: Any, force: bool, hooks: Hooks) -> Any:
+def _validate(gold: Path, out: Path, recipe: Any, n_gold: int, force: bool, hooks: Hooks) -> Any:
     from annotate.validate import validate_file
 
-    with hooks.progress("validating") as advance:
+    with hooks.progress("validating", n_gold) as advance:
         report = validate_file(gold, kind="gold", recipe=recipe, progress=advance)
     with atomic_write(out, force=force) as f:
         json.dump(report.to_dict(), f, indent=2, ensure_ascii=False)
@@ -325,21 +326,21 @@ def _validate(gold: Path, out: Path, recipe: Any, force: bool, hooks: Hooks) -> 
     return report
 
 
-def _export(gold: Path, out_dir: Path, recipe: Any, force: bool, hooks: Hooks) -> Any:
+def _export(gold: Path, out_dir: Path, recipe: Any, n_gold: int, force: bool, hooks: Hooks) -> Any:
     from annotate.export import export
 
-    with hooks.progress("exporting") as advance:
+    with hooks.progress("exporting", n_gold) as advance:
         report = export(gold, out_dir, to=EXPORT_FORMATS, recipe=recipe, force=force, progress=advance)
     splits = ", ".join(f"{name} {n}" for name, n in report.split_docs.items())
     hooks.say(f"exported {' + '.join(EXPORT_FORMATS)} ({splits}) -> {out_dir}")
     return report
 
 
-def _evaluate(outputs: Outputs, force: bool, hooks: Hooks) -> Any:
+def _evaluate(outputs: Outputs, n_gold: int, force: bool, hooks: Hooks) -> Any:
     from annotate.evaluate import evaluate_files
     from annotate.report_html import render_report
 
-    with hooks.progress("evaluating") as advance:
+    with hooks.progress("evaluating", n_gold) as advance:
         ev = evaluate_files(outputs.tasks, outputs.gold, progress=advance)
     with atomic_write(outputs.report_html, force=force) as f:
         f.write(
