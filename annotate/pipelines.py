@@ -64,7 +64,7 @@ class LoadedPipeline:
     """A loaded pipeline and what it was loaded for."""
 
     nlp: Language
-    name: str  # as named by the recipe or --model (package name, path or blank:xx)
+    name: str  # the package name, blank:xx, or for a path the pipeline's lang_name
     version: str
     has_ner: bool
     capabilities: frozenset[str]  # "parser", "lemmatizer", "tagger" that are enabled
@@ -79,7 +79,7 @@ class LoadedPipeline:
     @property
     def model_source(self) -> str:
         """The provenance of NER spans: ``model:<name>``."""
-        return f"model:{Path(self.name).name if _is_path(self.name) else self.name}"
+        return f"model:{self.name}"
 
 
 def _is_path(name: str) -> bool:
@@ -177,6 +177,9 @@ def load(recipe: Recipe, *, model: str | None = None, needs: frozenset[str] = fr
                 f"pipeline {name} is installed but does not load: {e}", hint=INSTALL_HINT
             ) from None
         version = str(nlp.meta.get("version", "0"))
+        if _is_path(name):
+            # Record the pipeline's own name, not a path on this machine.
+            name = f"{nlp.meta.get('lang', recipe.lang)}_{nlp.meta.get('name', Path(name).name)}"
 
     _split_bom(nlp)
     patterns = [(file, _read_patterns(file)) for file in recipe.patterns]

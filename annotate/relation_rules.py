@@ -33,6 +33,8 @@ RULE_KINDS: dict[str, type[RelationRule]] = {}
 # Parameters every kind accepts.
 COMMON_PARAMS: dict[str, type] = {"negators": list, "lemmas": bool}
 
+# "talks between X and Y": a preposition that relates the members of a coordination.
+RECIPROCAL_PREPS = frozenset({"between", "among", "amongst"})
 # Words that undo the verb they govern ("refused to join", "declined to sign").
 DEFAULT_NEGATORS = ("refuse", "decline", "reject", "fail", "deny", "abandon", "quit", "leave", "withdraw")
 
@@ -317,6 +319,37 @@ class TriggerRule(RelationRule):
         if self.max_path < 1 or self.climb < 0:
             raise ConfigError(f"{where}: max_path must be >= 1 and climb >= 0", code="E212")
 
+    def _is_place_or_time(self, root: Token) -> bool:
+        """Return whether ``root`` is the object of a place/time preposition, directly or as
+        a conjunct ("strikes against ISIL in Iraq and Syria")."""
+        for _ in range(8):
+            if root.dep_ != "conj" or root.head.i == root.i:
+                break
+            root = root.head
+        return root.dep_ == "pobj" and root.head.lower_ in self.exclude_preps
+
+    def _reciprocal_context(self, lca: Token) -> list[Token]:
+        """Return the words above a coordination ("Putin and Kim") that relate its members to
+        each other: "talks between X and Y", or "X and Y met" (a verb without an object;
+        "X and Y will host the ministers" does not relate X to Y)."""
+        climbed: list[Token] = []
+        child, up = lca, lca
+        for _ in range(self.climb):
+            if up.head.i == up.i:
+                break
+            child, up = up, up.head
+            climbed.append(up)
+            if up.lower_ in RECIPROCAL_PREPS:
+                continue  # on to the word that governs "between"
+            if any(t.lower_ in RECIPROCAL_PREPS for t in climbed):
+                return climbed
+            if child.dep_ in ("nsubj", "nsubjpass") and not any(
+                c.dep_ in ("dobj", "attr") for c in up.children
+            ):
+                return climbed
+            return []
+        return climbed if any(t.lower_ in RECIPROCAL_PREPS for t in climbed) else []
+
     def pairs(self, doc: Doc, ents: Sequence[Span], token_ent: EntityIndex) -> Iterator[tuple[int, int]]:
         roots = token_ent.roots
         by_sent: dict[int, list[int]] = {}
@@ -329,7 +362,7 @@ class TriggerRule(RelationRule):
                     if a.end > b.start and b.end > a.start:
                         continue
                     ra, rb = roots[i], roots[j]
-                    if any(r.dep_ == "pobj" and r.head.lower_ in self.exclude_preps for r in (ra, rb)):
+                    if any(self._is_place_or_time(r) for r in (ra, rb)):
                         continue
                     found = dependency_path(ra, rb)
                     if found is None:
@@ -339,12 +372,7 @@ class TriggerRule(RelationRule):
                         continue
                     inner = [t for t in path if not (a.start <= t.i < a.end or b.start <= t.i < b.end)]
                     if lca.i in (ra.i, rb.i):
-                        up = lca
-                        for _ in range(self.climb):
-                            if up.head.i == up.i:
-                                break
-                            up = up.head
-                            inner.append(up)
+                        inner += self._reciprocal_context(lca)
                     if not any(_match(t, self.triggers) for t in inner):
                         continue
                     if any(is_negated(t, self.negators) for t in inner):

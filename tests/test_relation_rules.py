@@ -30,6 +30,10 @@ SENTENCES = {
     "trigger_talks": "Putin held talks with Emmanuel Macron in Paris.",
     "trigger_negated": "Putin did not hold talks with Emmanuel Macron.",
     "trigger_meets": "Joe Biden met Xi Jinping in California.",
+    "trigger_reciprocal_verb": "Putin and Kim met in Pyongyang.",
+    "trigger_cohosts": "Kerry and Ash Carter will host the ministers.",
+    "trigger_between": "The talks between Putin and Emmanuel Macron failed.",
+    "trigger_place_conjunct": "The coalition launched strikes against ISIL in Iraq and Syria.",
     "depmatch_copula": "Iran is a member of OPEC.",
     "depmatch_appos": "Poland, a member of NATO, sent troops.",
     "seed_like_list": "Brics was originally formed in 2009 by Brazil, Russia, India, China, and South Africa"
@@ -114,6 +118,16 @@ def test_trigger_on_a_negated_path_yields_nothing(found: dict) -> None:
 
 def test_trigger_meets_is_undirected_in_text_order(found: dict) -> None:
     assert found["trigger_meets"] == {("Joe Biden", "MEETS_WITH", "Xi Jinping", "rule:meetings")}
+
+
+def test_trigger_above_a_coordination_needs_a_reciprocal_reading(found: dict) -> None:
+    assert found["trigger_reciprocal_verb"] == {("Putin", "MEETS_WITH", "Kim", "rule:meetings")}
+    assert found["trigger_between"] == {("Putin", "TALKS_WITH", "Emmanuel Macron", "rule:talks")}
+    assert found["trigger_cohosts"] == set()  # co-hosts do not meet each other
+
+
+def test_a_place_conjunct_is_not_a_party(found: dict) -> None:
+    assert {label for _, label, _, _ in found["trigger_place_conjunct"]} <= {"LOCATED_IN"}
 
 
 def test_dependency_matcher_binds_head_and_tail_roles(found: dict) -> None:
