@@ -508,10 +508,12 @@ def push(
                 report.warnings.append(f"an earlier push's import task failed: {e.message}")
 
     labels = _Labels(api, pid)
-    held = _index(api.list_examples(pid))
+    examples = api.list_examples(pid)
+    held = _index(examples)
+    total = len(examples)
     wanted = {rec.doc_id: rec for _, rec in tasks}
     if not dry_run:
-        _repair(api, pid, held, wanted, labels, suspects, report)
+        total -= _repair(api, pid, held, wanted, labels, suspects, report)
         if leftovers:
             ledger.save([])
 
@@ -554,9 +556,11 @@ def push(
         if progress is not None:
             progress(len(batch))
 
-    if to_upload or suspects:
-        # The server is the truth: every pushed document must be there exactly once. Only
-        # documents with several copies are inspected (a ghost import, a Celery retry).
+    expected = total - sum(len(ids) for ids in to_replace.values()) + len(to_upload)
+    if suspects or (to_upload and api.count_examples(pid) != expected):
+        # The server is the truth: every pushed document must be there exactly once. The count
+        # says whether anything is off (a ghost import, a Celery retry); only then is the list
+        # fetched and the documents with several copies inspected.
         held = _index(api.list_examples(pid))
         _repair(api, pid, held, wanted, labels, set(), report)
         again = [r for r in to_upload if r.doc_id not in held]
@@ -649,14 +653,14 @@ def _repair(
     labels: _Labels,
     suspects: set[str],
     report: PushReport,
-) -> None:
+) -> int:
     """Delete duplicate and partly imported copies of our documents that nobody touched.
 
     Duplicates come from an import the server finished after we were killed, or from Celery
     retrying a failed import (whose first attempt may have saved the examples without all their
     annotations). A single copy is checked only when it is a ``suspect`` (its batch was in
     flight), because a check costs two requests. Updates ``held``: a document whose every copy
-    was deleted is no longer held, so it gets uploaded again.
+    was deleted is no longer held, so it gets uploaded again. Returns how many were deleted.
     """
     me = api.whoami().get("id")
     doomed: list[int] = []
@@ -693,3 +697,4 @@ def _repair(
         else:
             del held[doc_id]
     api.delete_examples(pid, doomed)
+    return len(doomed)
