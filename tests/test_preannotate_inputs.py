@@ -180,3 +180,40 @@ def test_read_documents_yields_problems_in_order(tmp_path: Path) -> None:
     items = list(read_documents([str(tmp_path)]))
     assert isinstance(items[0], InputDoc) and items[0].doc_id == "a.txt"
     assert isinstance(items[1], Problem) and items[1].code == "E111"
+
+
+# --- property: offsets always index the exact text -------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+NAMES = ["NATO", "Vladimir Putin", "Kremlin", "Kim Jong-un", "Russian"]
+FILLERS = ["🇺🇦", "👩‍🔬", "e\u0301", "\r\n", "\n\n", "\u00a0", "\ufeff", " ", ", ", "x", "Ωmega", "\t"]
+
+
+@pytest.fixture(scope="module")
+def blank_pipeline():  # type: ignore[no-untyped-def]
+    from annotate.pipelines import load
+
+    recipe = load_recipe(NEWS)
+    return recipe, load(recipe, model="blank:en")
+
+
+@settings(max_examples=60, deadline=None)
+@given(parts=st.lists(st.sampled_from(NAMES + FILLERS), min_size=1, max_size=25))
+def test_span_offsets_slice_the_unmodified_text(blank_pipeline, parts: list[str]) -> None:  # type: ignore[no-untyped-def]
+    from annotate.preannotate import Summary, annotate_doc
+
+    recipe, pipe = blank_pipeline
+    text = " ".join(parts)
+    item = InputDoc(text=text, doc_id="d", source="-")
+    record = annotate_doc(pipe.nlp(text), item, recipe=recipe, pipe=pipe, rules=[], summary=Summary())
+    assert record.text == text and record.doc_hash == text_hash(text)
+    last_end = -1
+    for span in record.entities:
+        assert 0 <= span.start < span.end <= len(text)
+        assert text[span.start : span.end] in NAMES + ["Putin", "Kim Jong-un"]
+        assert span.start >= last_end  # sorted, not overlapping
+        last_end = span.end
+    # Every name is found, whatever surrounds it.
+    assert [text[s.start : s.end] for s in record.entities] == [p for p in parts if p in NAMES]
