@@ -15,7 +15,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -167,8 +167,13 @@ class _Tokens:
         return self.cache[text]
 
 
-def agreement(annotations: dict[str, dict[str, Record]], *, lang: str = "en") -> Agreement:
-    """Compare every pair of annotators; ``annotations`` maps annotator -> doc_id -> record."""
+def agreement(
+    annotations: dict[str, dict[str, Record]], *, lang: str = "en", undirected: Collection[str] = ()
+) -> Agreement:
+    """Compare every pair of annotators; ``annotations`` maps annotator -> doc_id -> record.
+
+    Relation types in ``undirected`` count as the same relation either way round.
+    """
     names = sorted(annotations)
     if len(names) < 2:
         raise UsageError(
@@ -196,7 +201,7 @@ def agreement(annotations: dict[str, dict[str, Record]], *, lang: str = "en") ->
             doc_spans = {m: score_spans(rb.entities, ra.entities, m) for m in MODES}
             for m in MODES:
                 spans[m] = add_scores(spans[m], doc_spans[m])
-                rels[m] = add_scores(rels[m], score_relations(rb, ra, m))
+                rels[m] = add_scores(rels[m], score_relations(rb, ra, m, undirected))
             toks = tok(ra.text)
             ta, tb = token_labels(ra.entities, toks), token_labels(rb.entities, toks)
             la += ta
@@ -264,9 +269,11 @@ def load_annotations(paths: Sequence[str | os.PathLike[str]]) -> dict[str, dict[
     return out
 
 
-def agreement_files(paths: Sequence[str | os.PathLike[str]], *, lang: str = "en") -> Agreement:
+def agreement_files(
+    paths: Sequence[str | os.PathLike[str]], *, lang: str = "en", undirected: Collection[str] = ()
+) -> Agreement:
     """Read gold files and compare their annotators."""
-    return agreement(load_annotations(paths), lang=lang)
+    return agreement(load_annotations(paths), lang=lang, undirected=undirected)
 
 
 def format_text(ag: Agreement, *, lowest: int = 10) -> str:

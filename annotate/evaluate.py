@@ -10,7 +10,8 @@ Definitions (the tests pin them):
   character ranges share at least one character. Matching is one-to-one (a gold span is
   credited to at most one predicted span), so precision and recall count the same pairs.
 * A relation is correct when its type matches and both endpoints match the gold relation's
-  endpoints in the same mode (strict or overlap). Relations are directed.
+  endpoints in the same mode (strict or overlap). Relations are directed, except the types
+  passed as ``undirected`` (a recipe's ``directed = false``), which match either way round.
 * micro = counts pooled over labels; macro = unweighted mean over every label seen on either
   side, so a label the model never predicts still pulls macro down.
 * Correction effort aligns each predicted span with at most one gold span, in this order:
@@ -28,7 +29,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -383,29 +384,38 @@ def score_spans(pred: Sequence[Span], gold: Sequence[Span], mode: str) -> Scores
     return _prf_by_label([p.label for p in pred], [g.label for g in gold], match_spans(pred, gold, mode))
 
 
-def match_relations(pred: Record, gold: Record, mode: str) -> list[tuple[int, int]]:
+def match_relations(
+    pred: Record, gold: Record, mode: str, undirected: Collection[str] = ()
+) -> list[tuple[int, int]]:
     """One-to-one ``(pred relation index, gold relation index)`` matches in ``mode``.
 
-    Relations whose endpoints are missing from the record are ignored on both sides
-    (``annotate validate`` reports them).
+    Relation types in ``undirected`` also match with head and tail swapped. Relations whose
+    endpoints are missing from the record are ignored on both sides (``annotate validate``
+    reports them).
     """
     pt = pred.relation_triples()
     gt = gold.relation_triples()
     pairs = []
     for i, (ph, ptl, pr) in enumerate(pt):
         for j, (gh, gtl, gr) in enumerate(gt):
-            if pr.label == gr.label and span_matches(ph, gh, mode) and span_matches(ptl, gtl, mode):
+            if pr.label != gr.label:
+                continue
+            if span_matches(ph, gh, mode) and span_matches(ptl, gtl, mode):
                 exact = ph.key == gh.key and ptl.key == gtl.key
-                pairs.append(((0 if exact else 1, i, j), i, j))
+            elif gr.label in undirected and span_matches(ph, gtl, mode) and span_matches(ptl, gh, mode):
+                exact = ph.key == gtl.key and ptl.key == gh.key
+            else:
+                continue
+            pairs.append(((0 if exact else 1, i, j), i, j))
     return _greedy(pairs, set(), set())
 
 
-def score_relations(pred: Record, gold: Record, mode: str) -> Scores:
+def score_relations(pred: Record, gold: Record, mode: str, undirected: Collection[str] = ()) -> Scores:
     """Per-type P/R/F1 of the relations of ``pred`` against ``gold`` in ``mode``."""
     return _prf_by_label(
         [r.label for _, _, r in pred.relation_triples()],
         [r.label for _, _, r in gold.relation_triples()],
-        match_relations(pred, gold, mode),
+        match_relations(pred, gold, mode, undirected),
     )
 
 
@@ -445,7 +455,7 @@ def align_for_effort(
 
 
 def _relation_effort(
-    pred: Record, gold: Record, pmap: dict[int, int]
+    pred: Record, gold: Record, pmap: dict[int, int], undirected: Collection[str] = ()
 ) -> tuple[list[str], list[str], RelationEffort]:
     """Align relations through the span alignment; return statuses and counts."""
     pidx = {s.id: i for i, s in enumerate(pred.entities)}
@@ -458,7 +468,11 @@ def _relation_effort(
     used_g: set[int] = set()
 
     def same_ends(pr: Relation, gr: Relation) -> bool:
-        return pmap.get(pidx[pr.head]) == gidx[gr.head] and pmap.get(pidx[pr.tail]) == gidx[gr.tail]
+        h, t = pmap.get(pidx[pr.head]), pmap.get(pidx[pr.tail])
+        if h == gidx[gr.head] and t == gidx[gr.tail]:
+            return True
+        swappable = pr.label in undirected or gr.label in undirected
+        return swappable and h == gidx[gr.tail] and t == gidx[gr.head]
 
     kept = [
         ((i, j), i, j)
@@ -492,8 +506,11 @@ def _relation_effort(
 # --- documents and files --------------------------------------------------------------------
 
 
-def evaluate_doc(pred: Record, gold: Record) -> DocResult:
-    """Compare one predicted record with its gold record (same text)."""
+def evaluate_doc(pred: Record, gold: Record, *, undirected: Collection[str] = ()) -> DocResult:
+    """Compare one predicted record with its gold record (same text).
+
+    Relation types in ``undirected`` (a recipe's ``directed = false`` types) match either way round.
+    """
     pstat, gstat, pmap = align_for_effort(pred.entities, gold.entities)
     effort = SpanEffort(
         kept=pstat.count(KEPT),
@@ -502,7 +519,7 @@ def evaluate_doc(pred: Record, gold: Record) -> DocResult:
         deleted=pstat.count(DELETED),
         added=gstat.count(ADDED),
     )
-    prstat, grstat, reffort = _relation_effort(pred, gold, pmap)
+    prstat, grstat, reffort = _relation_effort(pred, gold, pmap, undirected)
     pid = {s.id for s in pred.entities}
     gid = {s.id for s in gold.entities}
     return DocResult(
@@ -517,7 +534,7 @@ def evaluate_doc(pred: Record, gold: Record) -> DocResult:
         pred_relation_status=prstat,
         gold_relation_status=grstat,
         entities={m: score_spans(pred.entities, gold.entities, m) for m in MODES},
-        relations={m: score_relations(pred, gold, m) for m in MODES},
+        relations={m: score_relations(pred, gold, m, undirected) for m in MODES},
         span_effort=effort,
         relation_effort=reffort,
         pred_to_gold=pmap,
@@ -549,6 +566,7 @@ def evaluate(
     *,
     pred_name: str = "predictions",
     gold_name: str = "gold",
+    undirected: Collection[str] = (),
     progress: Callable[[int], None] | None = None,
 ) -> Evaluation:
     """Compare predicted records with gold records; return the whole :class:`Evaluation`.
@@ -567,7 +585,7 @@ def evaluate(
         if prec.doc_hash != grec.doc_hash:
             changed.append(doc_id)
             continue
-        docs.append(evaluate_doc(prec, grec))
+        docs.append(evaluate_doc(prec, grec, undirected=undirected))
         if progress is not None:
             progress(1)
     return summarize(
@@ -644,6 +662,7 @@ def evaluate_files(
     pred_path: str | os.PathLike[str],
     gold_path: str | os.PathLike[str],
     *,
+    undirected: Collection[str] = (),
     progress: Callable[[int], None] | None = None,
 ) -> Evaluation:
     """Read a prediction (task) file and a gold file and evaluate them."""
@@ -652,6 +671,7 @@ def evaluate_files(
         read_records(gold_path),
         pred_name=str(pred_path),
         gold_name=str(gold_path),
+        undirected=undirected,
         progress=progress,
     )
 

@@ -258,3 +258,41 @@ def test_cli_names_the_file_and_line_of_a_duplicate_document(tmp_path) -> None:
     )
     assert r.exit_code == 1
     assert f"[E170] {tmp_path / 'gold.jsonl'}:2: doc_id 'd1' appears twice" in r.stderr
+
+
+def _talks(head: int, tail: int, **kw) -> Record:
+    text = "Alice called Bob."
+    return Record(
+        text=text,
+        doc_id="t",
+        entities=[Span(0, 0, 5, "PER", **kw), Span(1, 13, 16, "PER", **kw)],
+        relations=[Relation(0, head, tail, "TALKS_TO")],
+    )
+
+
+def test_undirected_relation_types_match_either_way_round() -> None:
+    pred, gold = _talks(0, 1, source="model:x"), _talks(1, 0)
+    directed = evaluate_doc(pred, gold)
+    assert directed.relations["strict"].micro == PRF(0, 1, 1)
+    assert (directed.relation_effort.removed, directed.relation_effort.added) == (1, 1)
+    both = evaluate_doc(pred, gold, undirected={"TALKS_TO"})
+    assert both.relations["strict"].micro == PRF(1, 0, 0)
+    assert both.relation_effort.kept == 1
+
+
+def test_cli_takes_undirected_types_from_the_recipe(tmp_path) -> None:
+    _write(tmp_path / "pred.jsonl", [_talks(0, 1)])
+    _write(tmp_path / "gold.jsonl", [_talks(1, 0)])
+    (tmp_path / "r.toml").write_text(
+        'name = "r"\nversion = "1"\n[[labels]]\nname = "PER"\n'
+        '[[relations]]\nname = "TALKS_TO"\ndirected = false\n',
+        encoding="utf-8",
+    )
+    args = ["evaluate", "--pred", str(tmp_path / "pred.jsonl"), "--gold", str(tmp_path / "gold.jsonl")]
+    r = CliRunner().invoke(app, [*args, "--format", "json"], catch_exceptions=False)
+    assert json.loads(r.stdout)["relations"]["strict"]["micro"]["f1"] == 0.0
+    r = CliRunner().invoke(
+        app, [*args, "--format", "json", "-r", str(tmp_path / "r.toml")], catch_exceptions=False
+    )
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["relations"]["strict"]["micro"]["f1"] == 1.0

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from annotate.cli._app import app, user_errors
-from annotate.cli.evaluate import Format
+from annotate.cli.evaluate import Format, undirected_types
 
 
 @app.command("agreement")
@@ -20,12 +20,16 @@ def agreement_cli(
         int, typer.Option("--lowest", min=0, help="How many low-agreement documents to list.")
     ] = 10,
     fmt: Annotated[Format, typer.Option("--format", help="Report format on stdout.")] = Format.text,
+    recipe: Annotated[
+        Path | None,
+        typer.Option("--recipe", "-r", help="Recipe whose undirected relation types match both ways."),
+    ] = None,
 ) -> None:
     """Inter-annotator agreement: pairwise span/relation F1, token kappa, worst documents."""
     from annotate.agreement import agreement_files, format_text
 
     with user_errors():
-        ag = agreement_files(gold, lang=lang)
+        ag = agreement_files(gold, lang=lang, undirected=undirected_types(recipe))
         if fmt is Format.json:
             typer.echo(json.dumps(ag.to_dict(lowest=lowest), indent=2, ensure_ascii=False))
         else:

@@ -11,6 +11,15 @@ from annotate.cli._app import app, err, user_errors
 from annotate.cli._progress import progress_bar
 
 
+def undirected_types(recipe: Path | None) -> frozenset[str]:
+    """The relation types a recipe declares ``directed = false`` (none without a recipe)."""
+    if recipe is None:
+        return frozenset()
+    from annotate.recipe import load_recipe
+
+    return frozenset(r.name for r in load_recipe(recipe).relation_types if not r.directed)
+
+
 class Format(str, Enum):
     text = "text"
     json = "json"
@@ -25,6 +34,10 @@ def evaluate_cli(
     ] = None,
     fmt: Annotated[Format, typer.Option("--format", help="Report format on stdout.")] = Format.text,
     force: Annotated[bool, typer.Option("--force", help="Overwrite the HTML report if it exists.")] = False,
+    recipe: Annotated[
+        Path | None,
+        typer.Option("--recipe", "-r", help="Recipe whose undirected relation types match both ways."),
+    ] = None,
 ) -> None:
     """Score pre-annotations against gold: P/R/F1 per label, correction effort, provenance."""
     from annotate.evaluate import evaluate_files, format_text
@@ -34,7 +47,7 @@ def evaluate_cli(
         if html is not None:
             check_writable(html, force=force)  # fail before the work, not after
         with progress_bar("evaluating") as advance:
-            ev = evaluate_files(pred, gold, progress=advance)
+            ev = evaluate_files(pred, gold, undirected=undirected_types(recipe), progress=advance)
         if html is not None:
             from annotate.report_html import render_report
 
