@@ -33,7 +33,8 @@ def train_cli(
 
     with user_errors():
         r = load_recipe(recipe)
-        with progress_bar("training", total=max_steps, unit="steps") as advance:
+        # spaCy's loop runs steps 0 to max_steps inclusive.
+        with progress_bar("training", total=max_steps + 1, unit="steps") as advance:
             result = train(
                 gold,
                 r,
