@@ -36,6 +36,7 @@ import contextlib
 import io
 import json
 import os
+import sys
 import tempfile
 import time
 import zipfile
@@ -46,8 +47,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from annotate.errors import DataError
-from annotate.fileio import atomic_write, check_writable, dumps_line
+from annotate.errors import DataError, UsageError
+from annotate.fileio import atomic_write, check_writable, dumps_line, is_stdio
 from annotate.formats.doccano import record_from_parts, repair_export_rows
 from annotate.model import Record, text_hash
 from annotate.recipe import Recipe
@@ -231,6 +232,8 @@ def pull(
     check_writable(out, force=force)
     old: list[Record] | None = None
     if since is not None:
+        if is_stdio(out):
+            raise UsageError("--since writes a diff beside --out, so --out must be a file, not -")
         check_writable(diff_path_for(out), force=force)
         old = _read_snapshot(since)
 
@@ -359,8 +362,19 @@ def _write_validated(
     path: str | os.PathLike[str], records: list[Record], recipe: Recipe, *, force: bool, ignore: set[str]
 ) -> None:
     """Write records to a temp file beside ``path``, validate it as gold, then rename it into place."""
-    from annotate.validate import ERROR, validate_file
+    from annotate.push import _no_token_checks
+    from annotate.validate import ERROR, validate_file, validate_records
 
+    if is_stdio(path):
+        # Standard output cannot be renamed into place: validate in memory, then write.
+        report = validate_records(
+            [r.to_dict() for r in records], kind="gold", recipe=recipe, **_no_token_checks(validate_records)
+        )
+        _raise_invalid([f for f in report.findings if f.level == ERROR and f.code not in ignore], "<stdout>")
+        for rec in records:
+            sys.stdout.write(dumps_line(rec.to_dict()) + "\n")
+        sys.stdout.flush()
+        return
     target = Path(path)
     check_writable(target, force=force)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -372,22 +386,26 @@ def _write_validated(
             f.flush()
             os.fsync(f.fileno())
         if records:
-            from annotate.push import _no_token_checks
-
             report = validate_file(tmp, kind="gold", recipe=recipe, **_no_token_checks(validate_file))
             errors = [f for f in report.findings if f.level == ERROR and f.code not in ignore]
-            if errors:
-                shown = "; ".join(str(e).replace(tmp, str(target)) for e in errors[:5])
-                raise DataError(
-                    f"the pulled records are not valid gold ({len(errors)} error(s)): {shown}",
-                    code="E162",
-                    hint="nothing was written; this is a bug or a server-side inconsistency",
-                )
+            _raise_invalid(errors, str(target), tmp)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _raise_invalid(errors: list[Any], name: str, tmp: str | None = None) -> None:
+    """Raise DataError (E162) listing the first validation errors of pulled records, if any."""
+    if not errors:
+        return
+    shown = "; ".join(str(e).replace(tmp, name) if tmp else str(e) for e in errors[:5])
+    raise DataError(
+        f"the pulled records are not valid gold ({len(errors)} error(s)): {shown}",
+        code="E162",
+        hint="nothing was written; this is a bug or a server-side inconsistency",
+    )
 
 
 def _read_snapshot(path: str | os.PathLike[str]) -> list[Record]:

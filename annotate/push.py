@@ -28,6 +28,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
+import sys
 import tempfile
 import time
 from collections import defaultdict
@@ -37,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from annotate.errors import ConfigError, DataError, NotFound, ServerError, TaskFailed
+from annotate.fileio import is_stdio
 from annotate.formats.doccano import (
     DOC_HASH,
     DOC_ID,
@@ -469,6 +472,27 @@ def push(
     t0 = time.monotonic()
     if batch_size < 1:
         raise ConfigError("--batch-size must be at least 1")
+    if is_stdio(tasks_path):
+        # The tasks are read twice (validation, then upload): keep stdin in a temp file.
+        with tempfile.TemporaryDirectory(prefix="annotate-push-") as tmp:
+            copy = Path(tmp) / "stdin.jsonl"
+            with copy.open("w", encoding="utf-8", newline="") as f:
+                shutil.copyfileobj(sys.stdin, f)
+            return push(
+                api,
+                copy,
+                project=project,
+                recipe=recipe,
+                create=create,
+                sync_labels=sync_labels,
+                update=update,
+                skip_invalid=skip_invalid,
+                dry_run=dry_run,
+                batch_size=batch_size,
+                progress=progress,
+                ledger_dir=ledger_dir,
+                task_timeout=task_timeout,
+            )
     tasks, refusals = _load_tasks(tasks_path, recipe)
     report = PushReport(project_id=None, project_name=str(project), project_url="", dry_run=dry_run)
     report.total = len(tasks) + len(refusals)

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from annotate.cli import app
 from annotate.doccano import DoccanoAPI, connect
 from annotate.formats.jsonl import read_records
-from annotate.model import Span
+from annotate.model import Record, Span
 from annotate.pull import pull
 from annotate.push import ProjectConflict, push
 
@@ -354,3 +354,30 @@ def test_only_approved_pulls_confirmed_examples(
         out = tmp_path / f"approved-{method}.jsonl"
         pull(doccano_api, project=pid, out=out, only_approved=True, method=method)
         assert [(g.doc_id, g.confirmed) for g in read(out)] == [("u4", True)]
+
+
+def test_dry_run_on_an_existing_project_adds_no_labels_and_no_examples(
+    env: dict[str, str], project: dict[str, Any], doccano_api: DoccanoAPI
+) -> None:
+    args = ["push", str(UNICODE), "--project", str(project["id"]), "--recipe", str(RECIPE), "--sync-labels"]
+    result = run(env, *args, "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "would push 4" in result.output and "would add label types: PERSON" in result.output
+    assert doccano_api.list_examples(project["id"]) == []
+    assert doccano_api.list_label_types(project["id"], "span") == []
+
+
+def test_push_reads_stdin_and_pull_writes_stdout(
+    env: dict[str, str], project: dict[str, Any], doccano_api: DoccanoAPI
+) -> None:
+    runner = CliRunner()
+    args = ["push", "-", "--project", str(project["id"]), "--recipe", str(RECIPE), "--sync-labels"]
+    pushed = runner.invoke(
+        app, args, env=env, input=UNICODE.read_text(encoding="utf-8"), catch_exceptions=False
+    )
+    assert pushed.exit_code == 0, pushed.output
+    pulled = runner.invoke(app, ["pull", "--project", str(project["id"]), "--out", "-"], env=env)
+    assert pulled.exit_code == 0, pulled.output
+    gold = [Record.from_dict(json.loads(line)) for line in pulled.stdout.splitlines()]
+    tasks = {r.doc_id: r for r in read(UNICODE)}
+    assert {g.doc_id: annotation_view(g) for g in gold} == {d: annotation_view(r) for d, r in tasks.items()}

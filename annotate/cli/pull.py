@@ -62,4 +62,5 @@ def pull_cli(
     if report.diff_path:
         counts = ", ".join(f"{k} {v}" for k, v in sorted(report.diff_counts.items())) or "no changes"
         err(f"changes since {since}: {counts} -> {report.diff_path}")
-    typer.echo(str(out))
+    if str(out) != "-":
+        typer.echo(str(out))
