@@ -642,8 +642,10 @@ class DoccanoAPI:
             for chunk in pool.map(page, offsets):
                 items.extend(chunk)
         # Examples added or deleted meanwhile may shift a page boundary: drop any repeat.
-        seen: set[Any] = set()
-        return [ex for ex in items if not (ex.get("id") in seen or seen.add(ex.get("id")))]
+        unique: dict[Any, dict[str, Any]] = {}
+        for ex in items:
+            unique.setdefault(ex.get("id"), ex)
+        return list(unique.values())
 
     def delete_examples(self, project_id: int, example_ids: list[int]) -> None:
         """Delete these examples (and their annotations). An empty list deletes nothing.
