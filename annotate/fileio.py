@@ -17,6 +17,13 @@ from annotate.errors import DataError, OutputExistsError
 STDIO = "-"
 
 
+def _umask() -> int:
+    # os.umask can only be read by setting it; set it straight back.
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def is_stdio(path: str | os.PathLike[str]) -> bool:
     return str(path) == STDIO
 
@@ -54,6 +61,8 @@ def atomic_write(
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
+        # mkstemp makes the file 0600; the output is the user's file, so give it the usual mode.
+        os.fchmod(fd, 0o666 & ~_umask())
         kwargs: dict[str, Any] = {} if "b" in mode else {"encoding": encoding, "newline": ""}
         with os.fdopen(fd, mode, **kwargs) as f:
             yield f
@@ -77,6 +86,7 @@ def atomic_dir(path: str | os.PathLike[str], *, force: bool = False) -> Iterator
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it 0700
         yield tmp
         if target.exists():
             old = target.with_name(f".{target.name}.old")

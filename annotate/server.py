@@ -491,7 +491,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _spawn(cmd: list[str], env: dict[str, str], cwd: Path, log: Path) -> dict[str, Any]:
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGTERM when the parent dies (Linux), so a killed test run
+    leaves no server behind."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+
+
+def _spawn(
+    cmd: list[str], env: dict[str, str], cwd: Path, log: Path, *, tie_to_parent: bool = False
+) -> dict[str, Any]:
     """Start ``cmd`` in a new process group with output to ``log``; return its PID record."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
@@ -505,6 +516,7 @@ def _spawn(cmd: list[str], env: dict[str, str], cwd: Path, log: Path) -> dict[st
             env=env,
             cwd=str(cwd),
             start_new_session=True,  # its own process group: stop() signals exactly this group
+            preexec_fn=_die_with_parent if tie_to_parent else None,
         )
     return {"pid": proc.pid, "start_time": _proc_start_time(proc.pid)}
 
@@ -521,11 +533,13 @@ def start(
     report: Report | None = None,
     timeout: float = 120.0,
     workers: int = 2,
+    tie_to_parent: bool = False,
 ) -> ServerInfo:
     """Start the local server (installing Doccano first if needed) and return where it runs.
 
     Idempotent: if this data dir's server already runs, return it with ``already_running=True``.
     Raises ServerStartFailed when a port is taken or the server does not become healthy.
+    ``tie_to_parent`` (for test fixtures) makes the server exit when this process dies.
     """
     began = time.monotonic()
     home = home or annotate_home()
@@ -535,8 +549,8 @@ def start(
     with _locked(data_dir / ".lock"):
         state = _read_state(data_dir)
         if state:
-            records = state.get("processes", {})
-            if records and all(_alive(r) for r in records.values()):
+            previous: dict[str, dict[str, Any]] = state.get("processes", {})
+            if previous and all(_alive(r) for r in previous.values()):
                 creds = read_credentials(data_dir)
                 return ServerInfo(
                     url=state["url"],
@@ -544,12 +558,12 @@ def start(
                     data_dir=data_dir,
                     username=creds.username if creds else ADMIN_USERNAME,
                     password=creds.password if creds else "",
-                    pids={k: int(r["pid"]) for k, r in records.items()},
+                    pids={k: int(r["pid"]) for k, r in previous.items()},
                     doccano_version=state.get("doccano_version", ""),
                     already_running=True,
                     seconds=time.monotonic() - began,
                 )
-            _stop_records(records)  # a half-dead server: clear it, then start afresh
+            _stop_records(previous)  # a half-dead server: clear it, then start afresh
             (data_dir / STATE_FILE).unlink(missing_ok=True)
 
         port = DEFAULT_PORT if port is None else port
@@ -614,6 +628,7 @@ def start(
                 env,
                 inst.backend,
                 logs / "web.log",
+                tie_to_parent=tie_to_parent,
             )
             records["worker"] = _spawn(
                 [
@@ -629,6 +644,7 @@ def start(
                 env,
                 inst.backend,
                 logs / "worker.log",
+                tie_to_parent=tie_to_parent,
             )
             _write_private(
                 data_dir / STATE_FILE,

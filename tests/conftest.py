@@ -62,7 +62,10 @@ def doccano_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[server.
     if os.environ.get("ANNOTATE_SKIP_DOCCANO") == "1":
         pytest.skip("ANNOTATE_SKIP_DOCCANO=1")
     data_dir = tmp_path_factory.mktemp("doccano-server")
-    info = server.start(port=server.free_port(), data_dir=data_dir, home=doccano_home(), timeout=180)
+    # tie_to_parent: if this test run is killed, the server goes with it.
+    info = server.start(
+        port=server.free_port(), data_dir=data_dir, home=doccano_home(), timeout=180, tie_to_parent=True
+    )
     try:
         yield info
     finally:
