@@ -320,14 +320,20 @@ class DoccanoAPI:
             ) from None
 
     def client(self) -> Any:
-        """Return a ``doccano_client.DoccanoClient`` that shares this session (token, timeouts, retries)."""
+        """Return a ``doccano_client.DoccanoClient`` logged in with our token, with our timeouts and retries.
+
+        It gets its own session (doccano-client wants a JSON Content-Type on every call, which would
+        break multipart uploads on ours).
+        """
         from doccano_client import DoccanoClient
 
         client = DoccanoClient(self.url)
         base = client._base_repository
         base._session.close()
-        self.session.headers.setdefault("Content-Type", "application/json")
-        base._session = self.session
+        session = ResilientSession(self.session.timeout, self.session.policy)
+        session.headers.update(self.session.headers)
+        session.headers["Content-Type"] = "application/json"
+        base._session = session
         return client
 
     def get_json(self, path: str, **kwargs: Any) -> Any:

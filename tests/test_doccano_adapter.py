@@ -183,3 +183,19 @@ def test_a_non_json_answer_is_a_server_error(doccano_api: DoccanoAPI) -> None:
     # Doccano answers every path outside its API with the web app's HTML.
     with pytest.raises(ServerError, match="expected JSON"):
         doccano_api.get_json(f"{doccano_api.url}/no-such-page")
+
+
+def test_doccano_client_shares_the_token_and_timeouts(doccano_api: DoccanoAPI, doccano_project) -> None:
+    client = doccano_api.client()
+    with doccano_api._mapped("list projects via doccano-client"):
+        names = [p.name for p in client.list_projects()]
+    assert doccano_project["name"] in names
+    session = client._base_repository._session
+    assert session.timeout == doccano_api.session.timeout
+    assert "Content-Type" not in doccano_api.session.headers
+
+
+def test_doccano_client_errors_are_mapped(doccano_api: DoccanoAPI) -> None:
+    client = doccano_api.client()
+    with pytest.raises(NotFound), doccano_api._mapped("find project"):
+        client.find_project_by_id(999999)
