@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import shlex
 import shutil
 import sys
@@ -43,6 +44,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--mem-model", default="blank:en", help="pipeline for the pre-annotation memory row")
     p.add_argument("--runs", type=int, help="runs per row; the median is reported (default 3)")
+    p.add_argument("--mem-runs", type=int, help="runs of each memory row (default: --runs)")
+    p.add_argument("--notes", type=Path, help="a Markdown file appended to the report (the analysis)")
     p.add_argument("--recipe", type=Path, default=ROOT / "recipes" / "news.toml")
     p.add_argument("--model", help="pipeline for the pre-annotation rows (default: the recipe's)")
     p.add_argument("--batch-size", type=int, default=32)
@@ -65,6 +68,7 @@ def config(a: argparse.Namespace, workdir: Path) -> Config:
         recipe=a.recipe.resolve(),
         model=a.model,
         runs=pick(a.runs, 3, 1),
+        mem_runs=a.mem_runs or pick(a.runs, 3, 1),
         docs=docs,
         pre_docs=pick(a.pre_docs, 300, 10),
         sample=min(docs, pick(a.sample, 50, 5)),
@@ -78,17 +82,26 @@ def config(a: argparse.Namespace, workdir: Path) -> Config:
 
 
 def report(
-    argv_shown: str, machine_rows: list[tuple[str, str]], body: str, cfg: Config, started: str, minutes: float
+    argv_shown: str,
+    machine_rows: list[tuple[str, str]],
+    body: str,
+    cfg: Config,
+    started: str,
+    minutes: float,
+    notes: str,
 ) -> str:
     mach = "\n".join(f"| {k} | {v} |" for k, v in machine_rows)
     missed = [line for line in body.splitlines() if "| MISSED |" in line]
     return f"""# Benchmarks
 
-Measured {started} UTC in {minutes:.0f} min with:
+Measured {started} UTC in {minutes:.0f} min. To reproduce, from the repository root, with the
+tool's environment and a Doccano install where `annotate server start` finds it (`$ANNOTATE_HOME`):
 
 ```
 {argv_shown}
 ```
+
+`python -m bench --quick` runs the same rows on tiny sizes in a few minutes (CI runs it).
 
 Every row is a ratio of ours against its baseline measured in the same run, one right after the
 other, as the median of {cfg.runs} run(s), on a generated corpus of news articles (`bench/corpus.py`:
@@ -108,8 +121,8 @@ are noisy; the ratios are the result. {QUICK_NOTE if cfg.quick else ""}
 
 {body}
 
-{f"{len(missed)} target(s) missed; see the notes below." if missed else "All measured targets met."}
-"""
+{f"{len(missed)} target(s) missed." if missed else "All measured targets met."}
+{notes}"""
 
 
 @contextlib.contextmanager
@@ -143,11 +156,13 @@ def main(argv: list[str] | None = None) -> int:
         model = a.model or _recipe_model(cfg.recipe)
         rows = run_all(cfg, server, set(a.only) if a.only else None)
     mach = machine(model, server_how[0] if server_how else "not started")
+    mach.append(("load average at the end", ", ".join(f"{x:.2f}" for x in os.getloadavg())))
     body = table(rows)
     print("\n".join(f"{k}: {v}" for k, v in mach))
     print(body)
     if a.out:
-        text = report(shown, mach, body, cfg, started, (time.monotonic() - t0) / 60)
+        notes = "\n" + a.notes.read_text(encoding="utf-8") if a.notes else ""
+        text = report(shown, mach, body, cfg, started, (time.monotonic() - t0) / 60, notes)
         a.out.write_text(text, encoding="utf-8")
         log(f"wrote {a.out}")
     # Errors (a row that could not run) fail the command; missed targets do not: they are results.

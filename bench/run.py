@@ -27,6 +27,7 @@ class Config:
     recipe: Path
     model: str | None
     runs: int
+    mem_runs: int  # peak RSS barely varies, and the big corpus is slow: fewer runs allowed
     docs: int  # push / pull / validate size
     pre_docs: int  # pre-annotation size
     sample: int  # docs for the one-call-per-span baseline, extrapolated
@@ -428,7 +429,7 @@ def memory_rows(cfg: Config, c: Corpus) -> list[Row]:
 
         def body(row: Row, cmd: Callable[[int], list[str]] = cmd, what: str = what, note: str = note) -> None:
             ratios, s_mb, b_mb = [], [], []
-            for i in range(cfg.runs):
+            for i in range(cfg.mem_runs):
                 rs = run_proc(cmd(small), env=env)
                 rb = run_proc(cmd(big), env=env)
                 row.base_s.append(rs.seconds)
@@ -443,7 +444,8 @@ def memory_rows(cfg: Config, c: Corpus) -> list[Row]:
             row.value = median(ratios)
             row.passed = row.value <= 1.3
             row.note = (
-                f"peak RSS {median(b_mb):.0f} MB vs {median(s_mb):.0f} MB (ru_maxrss of the process)"
+                f"peak RSS {median(b_mb):.0f} MB vs {median(s_mb):.0f} MB (ru_maxrss of the process; "
+                f"{cfg.mem_runs} run(s); the time columns are the {big:,} and {small:,} runs)"
                 + (f"; {note}" if note else "")
                 + "."
             )
