@@ -75,7 +75,7 @@ def test_a_minimal_recipe_loads(tmp_path: Path) -> None:
 
 
 def test_schema_errors_are_all_collected_with_their_json_paths(tmp_path: Path) -> None:
-    e = error_of(write(tmp_path, BASE.replace('name = "PERSON"', 'name = "person"') + "\nextra = 1\n"))
+    e = error_of(write(tmp_path, BASE.replace('name = "PERSON"', 'name = "PER SON"') + "\nextra = 1\n"))
     assert e.code == "E211" and str(tmp_path / "r.toml") in str(e)
     assert "/labels/0/name" in str(e) and "extra" in str(e)
 
