@@ -152,3 +152,41 @@ def test_diff_of_a_snapshot_with_itself_is_empty(per_annotator: bool) -> None:
     if per_annotator:
         recs[0].annotator = "ann"
     assert diff_records(recs, recs) == []
+
+
+def test_label_plan_adds_missing_types_and_reports_shortcut_clashes_but_not_colours() -> None:
+    from annotate.push import _label_plan
+    from annotate.recipe import load_recipe
+
+    recipe = load_recipe(DATA / "recipe.toml")
+    existing = {
+        "span": [
+            {"text": "PERSON", "prefix_key": None, "suffix_key": "p", "background_color": "#000000"},
+            {"text": "PRODUCT", "prefix_key": None, "suffix_key": "g", "background_color": "#111111"},
+        ],
+        "relation": [{"text": "MET", "prefix_key": None, "suffix_key": None, "background_color": "#9467bd"}],
+    }
+    to_add, conflicts, warnings = _label_plan(existing, recipe)
+    assert [b["text"] for b in to_add["span"]] == ["GPE", "ORG"]
+    assert [b["text"] for b in to_add["relation"]] == ["LOCATED_IN"]
+    assert conflicts == ["span type 'GPE': its shortcut is taken by 'PRODUCT'"]
+    assert len(warnings) == 1 and "PERSON" in warnings[0]
+
+
+@pytest.mark.parametrize(
+    ("spec", "keys"), [("p", (None, "p")), ("ctrl+p", ("ctrl", "p")), ("ctrl shift 7", ("ctrl shift", "7"))]
+)
+def test_recipe_shortcuts_map_to_doccano_prefix_and_suffix_keys(
+    spec: str, keys: tuple[str | None, str]
+) -> None:
+    from annotate.push import _shortcut
+
+    assert _shortcut(spec) == keys
+
+
+def test_an_unsupported_shortcut_is_a_config_error() -> None:
+    from annotate.errors import ConfigError
+    from annotate.push import _shortcut
+
+    with pytest.raises(ConfigError):
+        _shortcut("alt+p")
