@@ -29,7 +29,8 @@ def schema_dir() -> Path:
     env = os.environ.get(ENV_DIR)
     candidates = [Path(env)] if env else []
     here = Path(__file__).resolve().parent
-    candidates += [here.parent / "schemas", here / "schemas"]
+    # The repository layout (editable install), then the copy a wheel ships as annotate/_schemas.
+    candidates += [here.parent / "schemas", here / "_schemas"]
     for c in candidates:
         if c.is_dir() and any(c.glob(f"*{SUFFIX}")):
             return c
