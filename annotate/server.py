@@ -104,6 +104,22 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+def _venv_python() -> str:
+    """Return the interpreter for Doccano's venv: $ANNOTATE_DOCCANO_PYTHON, else ours if it is at
+    most 3.11 (pandas 1.5, which Doccano 1.8 needs, has no wheels for newer ones), else a
+    python3.11 / python3.10 on PATH, else ours (the install will then say what failed)."""
+    chosen = os.environ.get("ANNOTATE_DOCCANO_PYTHON")
+    if chosen:
+        return chosen
+    if sys.version_info < (3, 12):
+        return sys.executable
+    for name in ("python3.11", "python3.10"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return sys.executable
+
+
 def ensure_installed(home: Path | None = None, *, report: Report | None = None) -> Installation:
     """Return Doccano's venv under ``home``, creating it on first use (about 90 s, 700 MB).
 
@@ -120,7 +136,7 @@ def ensure_installed(home: Path | None = None, *, report: Report | None = None) 
         if found:
             return found
         log_path = base / "install.log"
-        python = os.environ.get("ANNOTATE_DOCCANO_PYTHON") or sys.executable
+        python = _venv_python()
         say = report or (lambda message: None)
         with open(log_path, "w", encoding="utf-8") as log:
             if not (venv / "bin" / "python").exists():

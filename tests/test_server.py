@@ -194,3 +194,29 @@ def test_start_on_a_taken_port_is_a_clear_error(doccano_server: server.ServerInf
     assert result.exit_code == 3
     assert f"port {doccano_server.port} on 127.0.0.1 is already in use" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.doccano
+@pytest.mark.slow
+def test_database_url_option_migrates_an_empty_database_and_serves_it(tmp_path: Path) -> None:
+    db = tmp_path / "elsewhere" / "doccano.sqlite3"
+    db.parent.mkdir()
+    db.touch()  # exists but empty: must be migrated, not replaced by the template
+    data_dir = tmp_path / "server"
+    info = server.start(
+        port=server.free_port(),
+        data_dir=data_dir,
+        database_url=f"sqlite:///{db}",
+        home=doccano_home(),
+        timeout=180,
+        tie_to_parent=True,
+    )
+    try:
+        assert not (data_dir / "db.sqlite3").exists()
+        assert db.stat().st_size > 0
+        with DoccanoAPI(ConnectionSettings(info.url, info.username, info.password)) as api:
+            api.login()
+            assert api.whoami()["is_superuser"] is True
+        assert info.password not in (data_dir / "logs" / "setup.log").read_text()
+    finally:
+        server.stop(data_dir)
