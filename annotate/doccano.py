@@ -688,16 +688,17 @@ class DoccanoAPI:
     def upload_file(self, path: str | os.PathLike[str]) -> str:
         """Send a file to Doccano's upload area; return its upload id. Safe to retry."""
         p = Path(path)
-        with p.open("rb") as f:
-            response = self._request(
-                "POST",
-                "fp/process/",
-                idempotent=True,  # an unused upload is only a temp file on the server
-                files={"filepond": (p.name, f, "application/octet-stream")},
-                # Drop a session-wide JSON Content-Type so that requests writes the multipart one.
-                headers={"Content-Type": None, "Accept": "*/*"},  # type: ignore[dict-item]
-                what="upload file",
-            )
+        # Bytes, not an open file: a retried request must send the whole file again.
+        content = p.read_bytes()
+        response = self._request(
+            "POST",
+            "fp/process/",
+            idempotent=True,  # an unused upload is only a temp file on the server
+            files={"filepond": (p.name, content, "application/octet-stream")},
+            # Drop a session-wide JSON Content-Type so that requests writes the multipart one.
+            headers={"Content-Type": None, "Accept": "*/*"},  # type: ignore[dict-item]
+            what="upload file",
+        )
         upload_id = response.text.strip()
         if not upload_id:
             raise ServerError("upload file: Doccano returned no upload id")

@@ -34,6 +34,7 @@ import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -374,7 +375,8 @@ def _index(examples: Iterable[dict[str, Any]]) -> dict[str, list[Held]]:
         out[str(doc_id)].append(
             Held(
                 example_id=int(ex["id"]),
-                doc_hash=meta.get(DOC_HASH),
+                # An example imported by another tool may have a doc_id but no doc_hash.
+                doc_hash=meta.get(DOC_HASH) or text_hash(ex.get("text") or ""),
                 task_hash=meta.get(TASK_HASH),
                 confirmed=bool(ex.get("is_confirmed")),
                 comments=int(ex.get("comment_count") or 0),
@@ -688,10 +690,24 @@ def _repair(
     """
     me = api.whoami().get("id")
     doomed: list[int] = []
-    for doc_id, copies in list(held.items()):
-        rec = wanted.get(doc_id)
-        if rec is None or (len(copies) == 1 and doc_id not in suspects):
-            continue
+    todo = {
+        doc_id: copies
+        for doc_id, copies in held.items()
+        if doc_id in wanted and (len(copies) > 1 or doc_id in suspects)
+    }
+    # Two requests per copy: fetch them side by side (a resumed batch can be a thousand documents).
+    need = [
+        h.example_id
+        for doc_id, copies in todo.items()
+        for h in copies
+        if not (h.confirmed or h.comments or h.doc_hash != wanted[doc_id].doc_hash)
+    ]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        fetched = dict(
+            zip(need, pool.map(lambda eid: _server_keys(api, pid, eid, labels), need), strict=True)
+        )
+    for doc_id, copies in todo.items():
+        rec = wanted[doc_id]
         want_spans = {s.key for s in rec.entities}
         complete: list[Held] = []
         partial: list[Held] = []
@@ -700,7 +716,7 @@ def _repair(
             if h.confirmed or h.comments or h.doc_hash != rec.doc_hash:
                 human.append(h)
                 continue
-            spans, triples, users = _server_keys(api, pid, h.example_id, labels)
+            spans, triples, users = fetched[h.example_id]
             fp = fingerprint(spans, triples)
             if h.task_hash is not None and fp == h.task_hash:
                 complete.append(h)

@@ -358,3 +358,41 @@ def test_kill_9_mid_upload_then_rerun_leaves_every_document_exactly_once_and_com
     pull(doccano_api, project=project["id"], out=out)
     want = {r.doc_id: annotation_view(r) for r in records}
     assert {g.doc_id: annotation_view(g) for g in read(out)} == want
+
+
+def test_dropped_file_upload_is_retried_and_the_push_completes(
+    proxy: TruncatingProxy, proxied_api: DoccanoAPI, project: dict[str, Any], tmp_path: Path
+) -> None:
+    proxy.fail_next(1, "drop", methods={"POST"}, path_contains="/fp/process")
+    proxy.fail_next(1, "503", methods={"GET"}, path_contains="/tasks/status")
+    tasks = write_tasks(tmp_path / "t.jsonl", make_tasks(10))
+    report = push(
+        proxied_api,
+        tasks,
+        project=project["id"],
+        recipe=pushpull_recipe(),
+        sync_labels=True,
+        ledger_dir=tmp_path,
+    )
+    assert report.pushed == 10
+    assert [o for _, _, o in proxy.requests("POST", "/fp/process")] == ["drop", "forwarded"]
+    assert len(proxy.requests("POST", "/upload")) == 1
+
+
+def test_503_on_starting_the_import_is_exit_3_and_a_rerun_pushes_each_doc_once(
+    proxy: TruncatingProxy,
+    doccano_env: dict[str, str],
+    doccano_api: DoccanoAPI,
+    project: dict[str, Any],
+    tmp_path: Path,
+) -> None:
+    tasks = write_tasks(tmp_path / "t.jsonl", make_tasks(10))
+    env = _env(doccano_env, tmp_path, DOCCANO_URL=proxy.url)
+    args = ["push", str(tasks), "--project", str(project["id"]), "--recipe", str(RECIPE), "--sync-labels"]
+    proxy.fail_next(1, "503", methods={"POST"}, path_contains=f"/projects/{project['id']}/upload")
+    result = cli(env, *args)
+    assert result.exit_code == 3 and "start import task: HTTP 503" in result.output
+    assert doccano_api.list_examples(project["id"]) == []
+    assert cli(env, *args).exit_code == 0
+    counts = doc_counts(doccano_api, project["id"])
+    assert len(counts) == 10 and set(counts.values()) == {1}
