@@ -728,12 +728,24 @@ def _wait_healthy(url: str, records: dict[str, dict[str, Any]], logs: Path, *, t
     )
 
 
-def _stop_records(records: dict[str, dict[str, Any]], timeout: float = 20.0) -> list[int]:
-    """Stop the recorded process groups: SIGTERM, wait, then SIGKILL. Return the PIDs stopped."""
-    groups = [int(r["pid"]) for r in records.values() if _alive(r)]
-    for pgid in groups:
+def _stop_records(records: dict[str, dict[str, Any]], timeout: float = 30.0) -> list[int]:
+    """Stop the recorded process groups: SIGTERM, wait, then SIGKILL. Return the PIDs stopped.
+
+    The web group gets SIGTERM as a whole (gunicorn's workers exit at once, nothing is lost). The
+    worker's leader alone gets it: a warm shutdown lets a running import or export task finish,
+    which SIGTERM to its pool child would kill. Anything left after ``timeout`` is killed.
+    """
+    groups = []
+    for name, record in records.items():
+        if not _alive(record):
+            continue
+        pgid = int(record["pid"])
+        groups.append(pgid)
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pgid, signal.SIGTERM)
+            if name == "worker":
+                os.kill(pgid, signal.SIGTERM)
+            else:
+                os.killpg(pgid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and any(_group_members(g) for g in groups):
         time.sleep(0.1)
