@@ -362,14 +362,11 @@ def _write_validated(
     path: str | os.PathLike[str], records: list[Record], recipe: Recipe, *, force: bool, ignore: set[str]
 ) -> None:
     """Write records to a temp file beside ``path``, validate it as gold, then rename it into place."""
-    from annotate.push import _no_token_checks
     from annotate.validate import ERROR, validate_file, validate_records
 
     if is_stdio(path):
         # Standard output cannot be renamed into place: validate in memory, then write.
-        report = validate_records(
-            [r.to_dict() for r in records], kind="gold", recipe=recipe, **_no_token_checks(validate_records)
-        )
+        report = validate_records([r.to_dict() for r in records], kind="gold", recipe=recipe, tokens=False)
         _raise_invalid([f for f in report.findings if f.level == ERROR and f.code not in ignore], "<stdout>")
         for rec in records:
             sys.stdout.write(dumps_line(rec.to_dict()) + "\n")
@@ -386,7 +383,7 @@ def _write_validated(
             f.flush()
             os.fsync(f.fileno())
         if records:
-            report = validate_file(tmp, kind="gold", recipe=recipe, **_no_token_checks(validate_file))
+            report = validate_file(tmp, kind="gold", recipe=recipe, tokens=False)
             errors = [f for f in report.findings if f.level == ERROR and f.code not in ignore]
             _raise_invalid(errors, str(target), tmp)
         os.replace(tmp, target)

@@ -110,7 +110,8 @@ def _load_tasks(
     from annotate.validate import ERROR, validate_file
 
     refusals: dict[int, Refusal] = {}
-    report = validate_file(path, kind="task", recipe=recipe, **_no_token_checks(validate_file))
+    # Push acts on errors only; the token check (a warning) would import spaCy, seconds of a push.
+    report = validate_file(path, kind="task", recipe=recipe, tokens=False)
     for f in report.findings:
         if f.level == ERROR and (f.line or 0) not in refusals:
             where = f"{f.pointer}: " if f.pointer else ""
@@ -135,18 +136,6 @@ def _load_tasks(
             seen[rec.doc_id] = lineno
             good.append((lineno, rec))
     return good, sorted(refusals.values(), key=lambda r: r.line)
-
-
-def _no_token_checks(func: Callable[..., Any]) -> dict[str, Any]:
-    """Return the keyword that turns off the validator's token-alignment warnings, if it has one.
-
-    Push acts only on errors; the token check (a warning) needs spaCy, whose import costs
-    seconds, a large part of a 1,000-document push.
-    """
-    import inspect
-
-    params = inspect.signature(func).parameters
-    return {"tokens": False} if "tokens" in params else {}
 
 
 def _semantic_problem(rec: Record, recipe: Recipe) -> str | None:
