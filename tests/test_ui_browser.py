@@ -208,6 +208,24 @@ class AnnotationPage:
         self.page.mouse.move(b["x"] + b["w"] - 1, b["y"] + b["h"] / 2, steps=2)
         self.page.mouse.up()
 
+    def press_label_key(self, key: str, label: str, attempts: int = 3) -> None:
+        """Press a label's shortcut key until its chip is selected, as a person would retry.
+
+        The page sometimes drops a key press while it re-renders after a save; pressing the key
+        again toggles the label, so it is pressed again only while the chip is not selected.
+        """
+        chip = self.page.locator(".v-chip", has_text=label).element_handle()
+        selected = "(chip) => chip.classList.contains('v-chip--active')"
+        for _ in range(attempts):
+            self.page.keyboard.press(key)
+            try:
+                self.page.wait_for_function(selected, arg=chip, timeout=3000)
+                return
+            except Exception:
+                if self.page.evaluate(selected, chip):
+                    return
+        raise AssertionError(f"the {label} chip was not selected by its shortcut key {key!r}")
+
     def expect_write(self, method: str, fragment: str) -> Any:
         """Context manager that waits for the UI's ``method`` request to a URL containing ``fragment``."""
         return self.page.expect_response(
@@ -291,12 +309,9 @@ def _correct_in_browser(ui: AnnotationPage, project_id: int, annotator: Any) -> 
     # The label menu's search box takes the focus while it is open: let it close first, and
     # give the key to the page, as a person clicking beside the menu does.
     page.locator(".menuable__content__active").wait_for(state="hidden")
+    page.wait_for_load_state("networkidle")  # the page reloads its annotations after a save
     page.evaluate("document.activeElement && document.activeElement.blur()")
-    page.keyboard.press(gpe_key)
-    gpe_chip = page.locator(".v-chip", has_text="GPE")
-    page.wait_for_function(
-        "(chip) => chip.classList.contains('v-chip--active')", arg=gpe_chip.element_handle()
-    )
+    ui.press_label_key(gpe_key, "GPE")
     with ui.expect_write("POST", "/spans"):
         ui.select_text(*MOSCOW)
 
