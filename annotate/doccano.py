@@ -731,7 +731,7 @@ class DoccanoAPI:
         return self.get_json(f"tasks/status/{task_id}", what="task status")
 
     def wait_task(
-        self, task_id: str, *, timeout: float, what: str, poll: float = 0.1, max_poll: float = 1.0
+        self, task_id: str, *, timeout: float, what: str, poll: float = 0.1, max_poll: float = 0.5
     ) -> Any:
         """Poll a task until it is ready; return its result.
 
