@@ -534,6 +534,7 @@ def push(
 
     to_upload: list[Record] = []
     to_replace: dict[str, list[int]] = {}
+    candidates: list[Record] = []
     for _, rec in tasks:
         copies = held.get(rec.doc_id, [])
         if not copies:
@@ -549,8 +550,15 @@ def push(
         if not update or current.task_hash == record_fingerprint(rec):
             report.skipped_present += 1
             continue
-        if all(_untouched(api, pid, h, labels) for h in copies):
-            to_replace[rec.doc_id] = [h.example_id for h in copies]
+        candidates.append(rec)
+    # Whether anyone touched an example costs two requests: ask side by side.
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        verdicts = list(
+            pool.map(lambda r: all(_untouched(api, pid, h, labels) for h in held[r.doc_id]), candidates)
+        )
+    for rec, untouched in zip(candidates, verdicts, strict=True):
+        if untouched:
+            to_replace[rec.doc_id] = [h.example_id for h in held[rec.doc_id]]
             to_upload.append(rec)
         else:
             report.skipped_human += 1
