@@ -12,14 +12,18 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from annotate.errors import UsageError
 from annotate.fileio import atomic_write, check_writable
+
+if TYPE_CHECKING:
+    from annotate.settings import ConnectionSettings
 
 Advance = Callable[[int], None]
 # ``step(label, total)`` returns a context manager that yields ``advance(n)`` for a progress bar.
@@ -138,7 +142,7 @@ def run(
     recipe_path: str | Path = DEFAULT_RECIPE,
     project: str | None = None,
     out_dir: str | Path = DEFAULT_OUT,
-    settings: Any = None,
+    settings: ConnectionSettings | None = None,
     server_port: int | None = None,
     server_data_dir: Path | None = None,
     force: bool = False,
@@ -151,8 +155,6 @@ def run(
     output lands in ``out_dir`` (see :class:`Outputs`); existing outputs are refused before
     any work unless ``force``. Raises the step's own AnnotateError when a step fails.
     """
-    import time
-
     from annotate.doccano import connect
     from annotate.recipe import load_recipe
 
@@ -222,7 +224,9 @@ def run(
 # --- the steps ----------------------------------------------------------------------------------
 
 
-def _local_server(port: int | None, data_dir: Path | None, hooks: Hooks) -> tuple[Any, Login, bool]:
+def _local_server(
+    port: int | None, data_dir: Path | None, hooks: Hooks
+) -> tuple[ConnectionSettings, Login, bool]:
     """Start (or reuse) the local Doccano; return its admin settings and how to log in."""
     from annotate import server
     from annotate.settings import CREDENTIALS_FILE, ConnectionSettings
@@ -244,7 +248,7 @@ def _local_server(port: int | None, data_dir: Path | None, hooks: Hooks) -> tupl
     return settings, login, not info.already_running
 
 
-def _login(settings: Any, project_url: str, local: Login | None) -> Login:
+def _login(settings: ConnectionSettings, project_url: str, local: Login | None) -> Login:
     """Return how to log in to the project (the local server's admin, or the given user)."""
     if local is not None:
         return Login(
