@@ -6,7 +6,7 @@ UTF-8, with their newlines (LF or CRLF) as they are, so offsets index exactly wh
 - A ``.txt``/``.md`` file (or any named file that is not ``.jsonl``) is one document; its
   ``doc_id`` is its path relative to the input root (the directory given, or the file name).
 - A directory is searched recursively with a glob (default: ``.txt``, ``.md`` and ``.jsonl``
-  files), in sorted order.
+  files, except a corpus's own README, LICENSE and ATTRIBUTION files), in sorted order.
 - A ``.jsonl`` file holds one document a line: the text under ``text_key``, the id under
   ``doc_id`` (else ``<file>:<line>``), every other key kept as meta.
 - ``-`` reads stdin: JSONL when it starts with ``{``, else one text document ``stdin``.
@@ -33,6 +33,8 @@ from annotate.model import text_hash
 TEXT_SUFFIXES = (".txt", ".md")
 JSONL_SUFFIXES = (".jsonl",)
 DEFAULT_GLOB = "**/*"
+# Files that describe a corpus rather than belong to it; the default glob passes them over.
+_CORPUS_DOCS = ("readme", "license", "licence", "attribution", "changelog")
 BOM = "\ufeff"
 # Keys of an input JSONL line that are not meta: ours, or annotations we do not read.
 _NOT_META = ("doc_id", "doc_hash", "entities", "relations", "meta")
@@ -137,7 +139,8 @@ def _jsonl_docs(data: bytes, source: str, name: str, text_key: str) -> Iterator[
 
 def _matches(rel: str, glob: str) -> bool:
     if glob == DEFAULT_GLOB:
-        return rel.endswith(TEXT_SUFFIXES + JSONL_SUFFIXES)
+        stem = rel.rsplit("/", 1)[-1].split(".", 1)[0].lower()
+        return rel.endswith(TEXT_SUFFIXES + JSONL_SUFFIXES) and stem not in _CORPUS_DOCS
     # "**/" also matches files at the top of the directory.
     return fnmatch.fnmatch(rel, glob) or (glob.startswith("**/") and fnmatch.fnmatch(rel, glob[3:]))
 

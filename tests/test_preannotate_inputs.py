@@ -125,6 +125,9 @@ def test_directories_are_read_recursively_in_order_with_relative_ids(tmp_path: P
     (tmp_path / "b.txt").write_text("NATO b.", encoding="utf-8")
     (tmp_path / "sub" / "a.md").write_text("# NATO a", encoding="utf-8")
     (tmp_path / "sub" / "c.csv").write_text("NATO,c", encoding="utf-8")
+    # A corpus's own README and LICENSE describe it; they are not documents of it.
+    (tmp_path / "README.md").write_text("# About this corpus", encoding="utf-8")
+    (tmp_path / "sub" / "LICENSE.txt").write_text("Public domain", encoding="utf-8")
     code, records, _ = run_cli(str(tmp_path))
     assert [r["doc_id"] for r in records] == ["b.txt", "sub/a.md"]
     code, records, _ = run_cli(str(tmp_path), "--glob", "**/*.md")
