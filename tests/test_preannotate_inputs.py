@@ -130,8 +130,9 @@ def test_directories_are_read_recursively_in_order_with_relative_ids(tmp_path: P
     (tmp_path / "sub" / "LICENSE.txt").write_text("Public domain", encoding="utf-8")
     code, records, _ = run_cli(str(tmp_path))
     assert [r["doc_id"] for r in records] == ["b.txt", "sub/a.md"]
+    # An explicit glob is taken at its word.
     code, records, _ = run_cli(str(tmp_path), "--glob", "**/*.md")
-    assert [r["doc_id"] for r in records] == ["sub/a.md"]
+    assert [r["doc_id"] for r in records] == ["README.md", "sub/a.md"]
 
 
 def test_stdin_text_and_stdin_jsonl() -> None:
