@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,7 @@ import pytest
 
 from annotate import server
 from annotate.doccano import DoccanoAPI
+from annotate.errors import ServerStartFailed
 from annotate.settings import ConnectionSettings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -63,9 +65,17 @@ def doccano_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[server.
         pytest.skip("ANNOTATE_SKIP_DOCCANO=1")
     data_dir = tmp_path_factory.mktemp("doccano-server")
     # tie_to_parent: if this test run is killed, the server goes with it.
-    info = server.start(
-        port=server.free_port(), data_dir=data_dir, home=doccano_home(), timeout=180, tie_to_parent=True
-    )
+    try:
+        info = server.start(
+            port=server.free_port(), data_dir=data_dir, home=doccano_home(), timeout=180, tie_to_parent=True
+        )
+    except ServerStartFailed as first:
+        # The machine is shared: a port picked as free can be taken before gunicorn binds it.
+        # One more try on another port; a second failure is a real error.
+        warnings.warn(f"the test Doccano did not start, retrying once: {first}", stacklevel=1)
+        info = server.start(
+            port=server.free_port(), data_dir=data_dir, home=doccano_home(), timeout=180, tie_to_parent=True
+        )
     try:
         yield info
     finally:

@@ -175,8 +175,10 @@ def test_errors_never_contain_the_password_or_token(doccano_settings, doccano_ap
         with pytest.raises(NotFound) as exc:
             # A path that echoes the secrets back must still be redacted in the message.
             api.get_json(f"projects/999999?{secret}={doccano_api.token}")
-    assert secret not in str(exc.value) and str(doccano_api.token) not in str(exc.value)
-    assert secret not in repr(replace(doccano_settings))
+    leaked = secret in str(exc.value) or str(doccano_api.token) in str(exc.value)
+    assert not leaked, "the error message shows the password or the token"
+    leaked = secret in repr(replace(doccano_settings))
+    assert not leaked, "repr(settings) shows the password"
 
 
 def test_a_non_json_answer_is_a_server_error(doccano_api: DoccanoAPI) -> None:
@@ -199,3 +201,33 @@ def test_doccano_client_errors_are_mapped(doccano_api: DoccanoAPI) -> None:
     client = doccano_api.client()
     with pytest.raises(NotFound), doccano_api._mapped("find project"):
         client.find_project_by_id(999999)
+
+
+def _response_with(headers: dict[str, str]):
+    import requests
+
+    r = requests.Response()
+    r.status_code = 503
+    r.headers.update(headers)
+    return r
+
+
+def test_retry_after_accepts_seconds_and_http_dates() -> None:
+    import email.utils
+    import time
+
+    policy = RetryPolicy(base=0.001, cap=0.001)
+    assert policy.delay(0, _response_with({"Retry-After": "7"})) >= 7
+    in_5s = email.utils.formatdate(time.time() + 5, usegmt=True)
+    assert 3 <= policy.delay(0, _response_with({"Retry-After": in_5s})) <= 5
+    # Absurd values are capped, garbage is ignored.
+    assert policy.delay(0, _response_with({"Retry-After": "86400"})) == policy.max_retry_after
+    assert policy.delay(0, _response_with({"Retry-After": "soon"})) <= 0.001
+
+
+def test_backoff_grows_exponentially_up_to_the_cap() -> None:
+    policy = RetryPolicy(base=0.5, cap=4.0)
+    for attempt, ceiling in [(0, 0.5), (1, 1.0), (2, 2.0), (3, 4.0), (6, 4.0)]:
+        pauses = [policy.delay(attempt) for _ in range(200)]
+        assert max(pauses) <= ceiling
+        assert max(pauses) > ceiling / 2  # full jitter spreads over the whole range

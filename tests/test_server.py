@@ -47,6 +47,14 @@ def _listening_addresses(port: int) -> list[str]:
     return found
 
 
+def assert_hidden(secret: str, text: str, where: str) -> None:
+    """Fail if ``secret`` is in ``text``, without printing either (a failure must not leak it)."""
+    __tracebackhide__ = True
+    leaked = secret in text
+    if leaked:
+        pytest.fail(f"the password shows in {where}", pytrace=False)
+
+
 LOOPBACK_V4 = "0100007F"  # 127.0.0.1, little-endian hex as /proc shows it
 
 
@@ -61,7 +69,7 @@ def test_start_health_login_project_then_stop_leaves_no_process(tmp_path: Path) 
     groups = [int(r["pid"]) for r in state["processes"].values()]
     creds = json.loads((data_dir / "credentials.json").read_text())
     try:
-        assert creds["password"] not in started.output
+        assert_hidden(creds["password"], started.output, "start's output")
         settings = ConnectionSettings(f"http://127.0.0.1:{port}", creds["username"], creds["password"])
         with DoccanoAPI(settings) as api:
             assert api.health()
@@ -90,7 +98,7 @@ def test_a_second_start_reports_already_running(doccano_server: server.ServerInf
     )
     assert result.exit_code == 0
     assert f"Doccano is already running at {doccano_server.url}" in result.output
-    assert doccano_server.password not in result.output
+    assert_hidden(doccano_server.password, result.output, "start's output")
     assert server.status(doccano_server.data_dir).pids == doccano_server.pids
 
 
@@ -138,19 +146,19 @@ def test_doctor_prints_the_user_and_the_visible_projects(
     assert f"server:   {doccano_server.url} (healthy)" in result.output
     assert f"user:     {doccano_server.username} (admin)" in result.output
     assert doccano_project["name"] in result.output
-    assert doccano_server.password not in result.output
+    assert_hidden(doccano_server.password, result.output, "doctor's output")
 
 
 def test_password_is_not_in_ps(doccano_server: server.ServerInfo) -> None:
     ps = subprocess.run(["ps", "-eww", "-o", "args"], capture_output=True, text=True, check=True).stdout
     assert "gunicorn" in ps and "celery" in ps  # the listing really covers the server
-    assert doccano_server.password not in ps
+    assert_hidden(doccano_server.password, ps, "ps")
     for pgid in doccano_server.pids.values():
         for pid in server._group_members(pgid):
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
             environ = Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace")
-            assert doccano_server.password not in cmdline
-            assert doccano_server.password not in environ
+            assert_hidden(doccano_server.password, cmdline, f"the command line of {pid}")
+            assert_hidden(doccano_server.password, environ, f"the environment of {pid}")
 
 
 def test_password_is_not_in_the_server_logs(
@@ -160,15 +168,16 @@ def test_password_is_not_in_the_server_logs(
     assert {p.name for p in logs} >= {"web.log", "worker.log"}
     assert "/v1/auth/login/" in (doccano_server.data_dir / "logs" / "web.log").read_text()
     for path in logs:
-        assert doccano_server.password not in path.read_text(errors="replace")
+        assert_hidden(doccano_server.password, path.read_text(errors="replace"), str(path))
 
 
 def test_status_hides_the_password_unless_asked(doccano_server: server.ServerInfo) -> None:
     hidden = cli("server", "status", "--data-dir", str(doccano_server.data_dir))
     assert hidden.exit_code == 0 and "healthy" in hidden.output
-    assert doccano_server.password not in hidden.output
+    assert_hidden(doccano_server.password, hidden.output, "status's output")
     shown = cli("server", "status", "--data-dir", str(doccano_server.data_dir), "--show-password")
-    assert f"password: {doccano_server.password}" in shown.output
+    shown_it = f"password: {doccano_server.password}" in shown.output
+    assert shown_it, "--show-password did not print the password"
 
 
 def test_credentials_and_state_files_are_private(doccano_server: server.ServerInfo) -> None:
@@ -217,6 +226,6 @@ def test_database_url_option_migrates_an_empty_database_and_serves_it(tmp_path: 
         with DoccanoAPI(ConnectionSettings(info.url, info.username, info.password)) as api:
             api.login()
             assert api.whoami()["is_superuser"] is True
-        assert info.password not in (data_dir / "logs" / "setup.log").read_text()
+        assert_hidden(info.password, (data_dir / "logs" / "setup.log").read_text(), "setup.log")
     finally:
         server.stop(data_dir)
