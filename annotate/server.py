@@ -14,8 +14,9 @@ The web app runs under gunicorn bound to 127.0.0.1 only, and the Celery worker r
 ``DATABASE_URL`` (its broker is that database, so no Redis is needed). Each runs in its own
 process group, so :func:`stop` can end exactly the processes it started, children included.
 
-The admin password is generated here and handed to Doccano on stdin, never in argv or the
-environment, so it does not show in ``ps``; it is written only to ``credentials.json``.
+The admin password is generated here. For SQLite its Django hash is written straight into the
+copied database; otherwise it goes to a Django script on stdin. It is never in argv or the
+environment of any process, so it does not show in ``ps``; it is stored only in ``credentials.json``.
 """
 
 from __future__ import annotations
@@ -54,7 +55,6 @@ ADMIN_USERNAME = "admin"
 STATE_FILE = "server.json"
 SECRET_KEY_FILE = "secret_key"
 INSTALLED_MARKER = ".annotate-installed"
-PROCESS_NAMES = ("web", "worker")
 
 Report = Callable[[str], None]
 """``report(message)``: progress of a long step (install, migrate), for the CLI to show."""
