@@ -623,7 +623,11 @@ def start(
         try:
             records["web"] = _spawn(
                 [
-                    str(inst.bin / "gunicorn"),
+                    # ``python -m`` rather than bin/ scripts: their shebangs pin the venv's
+                    # original path, so a moved or CI-cached venv would break.
+                    str(inst.python),
+                    "-m",
+                    "gunicorn",
                     "--bind",
                     f"127.0.0.1:{port}",
                     "--workers",
@@ -648,7 +652,9 @@ def start(
             )
             records["worker"] = _spawn(
                 [
-                    str(inst.bin / "celery"),
+                    str(inst.python),
+                    "-m",
+                    "celery",
                     "--app=config",
                     f"--workdir={inst.backend}",
                     "worker",
