@@ -145,11 +145,9 @@ def _rest_annotations(
     return out
 
 
-def _export_annotations(
-    api: Any, pid: int, *, only_approved: bool, progress: Progress | None
-) -> dict[int, tuple[list[ServerSpan], list[ServerRelation]]]:
-    """Return every example's spans and relations from one export task (users unknown)."""
-    out: dict[int, tuple[list[ServerSpan], list[ServerRelation]]] = {}
+def _export_files(api: Any, pid: int, *, only_approved: bool) -> dict[str, list[dict[str, Any]]]:
+    """Return the rows of each file of one export, by file stem (``all``, or a member's name)."""
+    files: dict[str, list[dict[str, Any]]] = {}
     with tempfile.TemporaryDirectory(prefix="annotate-pull-") as tmp:
         path = api.export_zip(pid, Path(tmp) / "export.zip", only_approved=only_approved)
         with zipfile.ZipFile(path) as zf:
@@ -159,21 +157,35 @@ def _export_annotations(
                 with zf.open(name) as raw:
                     text = io.TextIOWrapper(raw, encoding="utf-8")
                     rows = [json.loads(line) for line in text if line.strip()]
-                for row in repair_export_rows(rows):
-                    spans = [
-                        (e["id"], int(e["start_offset"]), int(e["end_offset"]), str(e["label"]), None)
-                        for e in row.get("entities") or []
-                    ]
-                    rels = [
-                        (r.get("id"), r["from_id"], r["to_id"], str(r["type"]), None)
-                        for r in row.get("relations") or []
-                    ]
-                    # A non-collaborative project exports one file per member: merge them.
-                    have = out.setdefault(int(row["id"]), ([], []))
-                    have[0].extend(spans)
-                    have[1].extend(rels)
-                    if progress is not None:
-                        progress(1)
+                files[name[: -len(".jsonl")]] = repair_export_rows(rows)
+    return files
+
+
+def _export_annotations(
+    files: dict[str, list[dict[str, Any]]], *, per_user: bool, progress: Progress | None
+) -> dict[int, tuple[list[ServerSpan], list[ServerRelation]]]:
+    """Return every example's spans and relations from an export's files.
+
+    A collaborative project exports one ``all.jsonl`` (users unknown); otherwise each member's
+    file holds that member's annotations, and ``per_user`` tags them with the member's name.
+    """
+    out: dict[int, tuple[list[ServerSpan], list[ServerRelation]]] = {}
+    for stem, rows in files.items():
+        user = stem if per_user else None
+        for row in rows:
+            eid = int(row["id"])
+            # Span ids are unique server-wide, so the files' spans and relations can be pooled.
+            have = out.setdefault(eid, ([], []))
+            have[0].extend(
+                (e["id"], int(e["start_offset"]), int(e["end_offset"]), str(e["label"]), user)
+                for e in row.get("entities") or []
+            )
+            have[1].extend(
+                (r.get("id"), r["from_id"], r["to_id"], str(r["type"]), user)
+                for r in row.get("relations") or []
+            )
+            if progress is not None and (per_user is False or stem == next(iter(files))):
+                progress(1)
     return out
 
 
@@ -239,14 +251,45 @@ def pull(
 
     proj = api.find_project(project)
     pid = int(proj["id"])
+    # Without collaborative annotation, Doccano's REST lists show only the caller's own spans and
+    # confirmations; its export holds every member's, one file each. So the export it is.
+    collab = bool(proj.get("collaborative_annotation", True))
     examples = api.list_examples(pid)
-    if only_approved:
-        examples = [ex for ex in examples if ex.get("is_confirmed")]
-    chosen = choose_method(len(examples), per_annotator=per_annotator, method=method)
+    users: dict[Any, str] = {m["user"]: m["username"] for m in api.list_members(pid)}
+    confirmers: dict[int, set[Any]] = defaultdict(set)
+    if collab:
+        if only_approved:
+            examples = [ex for ex in examples if ex.get("is_confirmed")]
+        chosen = choose_method(len(examples), per_annotator=per_annotator, method=method)
+        if chosen == "rest":
+            span_names = {t["id"]: t["text"] for t in api.list_label_types(pid, "span")}
+            rel_names = {t["id"]: t["text"] for t in api.list_label_types(pid, "relation")}
+            annotations = _rest_annotations(
+                api, pid, [int(ex["id"]) for ex in examples], span_names, rel_names, progress
+            )
+        else:
+            files = _export_files(api, pid, only_approved=only_approved)
+            annotations = _export_annotations(files, per_user=False, progress=progress)
+        for ex in examples:
+            if ex.get("is_confirmed"):
+                confirmers[int(ex["id"])].add(None)
+                if per_annotator:
+                    confirmers[int(ex["id"])] |= {
+                        s.get("confirmed_by") for s in api.list_example_states(pid, ex["id"])
+                    }
+    else:
+        chosen = "export"
+        files = _export_files(api, pid, only_approved=False)
+        annotations = _export_annotations(files, per_user=True, progress=progress)
+        for stem, rows in _export_files(api, pid, only_approved=True).items():
+            for row in rows:
+                confirmers[int(row["id"])].add(stem)
+        users = {stem: stem for stem in files}
+        if only_approved:
+            examples = [ex for ex in examples if confirmers.get(int(ex["id"]))]
     report = PullReport(project_id=pid, project_name=str(proj.get("name")), out=str(out), method=chosen)
     report.examples = len(examples)
 
-    users = {m["user"]: m["username"] for m in api.list_members(pid)}
     comments: dict[int, list[dict[str, Any]]] = defaultdict(list)
     if any(ex.get("comment_count") for ex in examples):
         for c in api.list_comments(pid):
@@ -257,31 +300,15 @@ def pull(
                     "created_at": c.get("created_at"),
                 }
             )
-    if chosen == "rest":
-        span_names = {t["id"]: t["text"] for t in api.list_label_types(pid, "span")}
-        rel_names = {t["id"]: t["text"] for t in api.list_label_types(pid, "relation")}
-        annotations = _rest_annotations(
-            api, pid, [int(ex["id"]) for ex in examples], span_names, rel_names, progress
-        )
-    else:
-        annotations = _export_annotations(api, pid, only_approved=only_approved, progress=progress)
-
-    confirmers: dict[int, set[Any]] = {}
-    if per_annotator:
-        for ex in examples:
-            if ex.get("is_confirmed"):
-                confirmers[int(ex["id"])] = {
-                    s.get("confirmed_by") for s in api.list_example_states(pid, ex["id"])
-                }
 
     records: list[Record] = []
     mismatched: list[str] = []
     for ex in examples:
         eid = int(ex["id"])
         spans, rels = annotations.get(eid, ([], []))
-        for annotator, (sp, rl), confirmed in _views(
-            ex, spans, rels, users, confirmers.get(eid), per_annotator
-        ):
+        for annotator, (sp, rl), confirmed in _views(spans, rels, users, confirmers.get(eid), per_annotator):
+            if only_approved and not confirmed:
+                continue
             rec, stored = record_from_parts(
                 example_id=eid,
                 text=ex.get("text") or "",
@@ -336,26 +363,29 @@ def pull(
 
 
 def _views(
-    ex: dict[str, Any],
     spans: list[ServerSpan],
     rels: list[ServerRelation],
     users: dict[Any, str],
     confirmed_by: set[Any] | None,
     per_annotator: bool,
 ) -> Iterable[tuple[str | None, tuple[list[Any], list[Any]], bool]]:
-    """Yield ``(annotator, (spans, relations), confirmed)`` for each record of one example."""
+    """Yield ``(annotator, (spans, relations), confirmed)`` for each record of one example.
+
+    ``confirmed_by`` holds the users who confirmed it (``None`` stands for "someone").
+    """
+    confirmed_by = confirmed_by or set()
     if not per_annotator:
-        yield None, _merge(spans, rels), bool(ex.get("is_confirmed"))
+        yield None, _merge(spans, rels), bool(confirmed_by)
         return
-    who = {s[4] for s in spans} | {r[4] for r in rels} | set(confirmed_by or ())
+    who = {s[4] for s in spans} | {r[4] for r in rels} | confirmed_by
     who.discard(None)
     if not who:
-        yield None, ([], []), False
+        yield None, ([], []), bool(confirmed_by)
         return
     for user in sorted(who, key=lambda u: users.get(u, str(u))):
         mine_spans = [s for s in spans if s[4] == user]
         mine_rels = [r for r in rels if r[4] == user]
-        yield users.get(user, f"user:{user}"), _merge(mine_spans, mine_rels), user in (confirmed_by or set())
+        yield users.get(user, f"user:{user}"), _merge(mine_spans, mine_rels), user in confirmed_by
 
 
 def _write_validated(

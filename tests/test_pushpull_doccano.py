@@ -381,3 +381,58 @@ def test_push_reads_stdin_and_pull_writes_stdout(
     gold = [Record.from_dict(json.loads(line)) for line in pulled.stdout.splitlines()]
     tasks = {r.doc_id: r for r in read(UNICODE)}
     assert {g.doc_id: annotation_view(g) for g in gold} == {d: annotation_view(r) for d, r in tasks.items()}
+
+
+def test_pull_of_a_non_collaborative_project_keeps_each_annotators_work_apart(
+    doccano_api: DoccanoAPI, make_project: Any, make_user: Any, tmp_path: Path
+) -> None:
+    """Doccano's REST lists show only the caller's own spans there, so pull must use the export."""
+    from annotate.formats.doccano import dumps_import_line
+
+    proj = make_project(use_relation=True, collaborative_annotation=False, allow_overlapping=False)
+    pid = proj["id"]
+    for label in ("PERSON", "GPE", "ORG"):
+        doccano_api.create_label_type(pid, "span", {"text": label})
+    for rel in ("LOCATED_IN", "MET"):
+        doccano_api.create_label_type(pid, "relation", {"text": rel})
+    tasks = tmp_path / "import.jsonl"
+    tasks.write_text("".join(dumps_import_line(r) + "\n" for r in read(UNICODE)), encoding="ascii")
+    doccano_api.wait_task(
+        doccano_api.start_import(pid, [doccano_api.upload_file(tasks)]), timeout=60, what="import"
+    )
+    ex = {e["meta"]["doc_id"]: e for e in doccano_api.list_examples(pid)}["u4"]
+    org = {t["text"]: t["id"] for t in doccano_api.list_label_types(pid, "span")}["ORG"]
+    alice, bob = make_user(pid, "annotator"), make_user(pid, "annotator")
+    marks = {alice.username: (0, 2), bob.username: (3, 11)}
+    for user in (alice, bob):
+        s, e = marks[user.username]
+        with connect(user.settings) as api:
+            api._request(
+                "POST",
+                f"projects/{pid}/examples/{ex['id']}/spans",
+                json={"label": org, "start_offset": s, "end_offset": e},
+                expected=(201,),
+            )
+            if user is bob:
+                api._request("POST", f"projects/{pid}/examples/{ex['id']}/states", json={}, expected=(201,))
+
+    per = tmp_path / "per.jsonl"
+    rep = pull(doccano_api, project=pid, out=per, per_annotator=True)
+    assert rep.method == "export"
+    u4 = {g.annotator: g for g in read(per) if g.doc_id == "u4"}
+    assert set(u4) == {alice.username, bob.username}
+    assert [s.key for s in u4[alice.username].entities] == [(0, 2, "ORG")]
+    assert [s.key for s in u4[bob.username].entities] == [(3, 11, "ORG")]
+    assert (u4[alice.username].confirmed, u4[bob.username].confirmed) == (False, True)
+    admin = [g for g in read(per) if g.doc_id == "u1"]
+    assert [g.annotator for g in admin] == [doccano_api.settings.username]
+
+    merged = tmp_path / "merged.jsonl"
+    pull(doccano_api, project=pid, out=merged, method="rest")
+    gold = {g.doc_id: g for g in read(merged)}
+    assert [s.key for s in gold["u4"].entities] == [(0, 2, "ORG"), (3, 11, "ORG")] and gold["u4"].confirmed
+    assert annotation_view(gold["u1"]) == annotation_view({r.doc_id: r for r in read(UNICODE)}["u1"])
+
+    approved = tmp_path / "approved.jsonl"
+    pull(doccano_api, project=pid, out=approved, per_annotator=True, only_approved=True)
+    assert [(g.doc_id, g.annotator) for g in read(approved)] == [("u4", bob.username)]
