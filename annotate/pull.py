@@ -4,8 +4,10 @@ The examples themselves (text, meta, confirmed state) always come from the REST 
 its meta is exactly what was imported, so nothing needs un-flattening. The annotations come
 either from Doccano's export task (one zip for the whole project) or from two REST calls per
 example; :func:`choose_method` picks the faster for the project's size (measured: see
-``REST_MAX_EXAMPLES``). ``per_annotator`` always uses REST, the only path that says who made
-each span.
+``REST_MAX_EXAMPLES``). In a collaborative project ``per_annotator`` uses REST, the only path
+that says who made each span. Without collaborative annotation Doccano's REST lists show only
+the caller's own spans and confirmations, so the export is used: one file per member, which
+also keeps annotators apart; a second export of the approved examples says who confirmed what.
 
 Every record's ``doc_hash`` stored at push time is checked against its text: a mismatch means
 the text changed on the server, and the pull fails (exit 1) rather than write it.
