@@ -190,3 +190,45 @@ def test_an_unsupported_shortcut_is_a_config_error() -> None:
 
     with pytest.raises(ConfigError):
         _shortcut("alt+p")
+
+
+def test_an_export_row_becomes_a_gold_record_with_meta_unflattened_and_ids_renumbered() -> None:
+    from annotate.formats.doccano import record_from_export_row
+
+    task = _records()[0]
+    line = to_import_line(task)
+    row = {
+        "id": 42,
+        "text": task.text,
+        **{k: line[k] for k in ("doc_id", "doc_hash", "task_hash", "meta")},
+        "source": "flattened-by-someone",
+        "entities": [
+            {"id": 900 + i, "label": s.label, "start_offset": s.start, "end_offset": s.end}
+            for i, s in enumerate(reversed(task.entities))
+        ],
+        "relations": [
+            {
+                "id": 7,
+                "from_id": 900 + len(task.entities) - 1 - r.head,
+                "to_id": 900 + len(task.entities) - 1 - r.tail,
+                "type": r.label,
+            }
+            for r in task.relations
+        ],
+        "Comments": [{"id": 1, "comment": "check the name"}],
+    }
+    (rec,) = repair_export_rows([row])
+    gold, stored = record_from_export_row(rec, confirmed=True)
+    assert stored == task.doc_hash == gold.doc_hash
+    assert (gold.doc_id, gold.example_id, gold.confirmed, gold.comments) == (
+        "u1",
+        42,
+        True,
+        ["check the name"],
+    )
+    assert [s.id for s in gold.entities] == list(range(len(task.entities)))
+    assert sorted(s.key for s in gold.entities) == sorted(s.key for s in task.entities)
+    got = sorted((h.key, t.key, r.label) for h, t, r in gold.relation_triples())
+    assert got == sorted((h.key, t.key, r.label) for h, t, r in task.relation_triples())
+    # The nested meta wins over a top-level key of the same name written by someone else.
+    assert gold.meta == task.meta and gold.meta["source"] == "test"
