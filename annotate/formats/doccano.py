@@ -208,7 +208,11 @@ def record_from_export_row(
         for e in row.get("entities") or []
     ]
     rels = [(r.get("id"), r["from_id"], r["to_id"], str(r["type"])) for r in row.get("relations") or []]
-    comments = [c.get("comment", c) if isinstance(c, dict) else c for c in row.get("Comments") or []]
+    # Same shape as a REST pull's comments; an export does not say who wrote them.
+    comments = [
+        {"user": None, "text": c.get("comment"), "created_at": None} if isinstance(c, dict) else {"text": c}
+        for c in row.get("Comments") or []
+    ]
     return record_from_parts(
         example_id=int(row["id"]),
         text=row.get("text") or "",
