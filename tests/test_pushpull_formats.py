@@ -224,7 +224,7 @@ def test_an_export_row_becomes_a_gold_record_with_meta_unflattened_and_ids_renum
         "u1",
         42,
         True,
-        ["check the name"],
+        [{"user": None, "text": "check the name", "created_at": None}],
     )
     assert [s.id for s in gold.entities] == list(range(len(task.entities)))
     assert sorted(s.key for s in gold.entities) == sorted(s.key for s in task.entities)
