@@ -143,3 +143,18 @@ class ServerStartFailed(ServerError):
     """The local Doccano server did not start or did not become healthy."""
 
     code = "E311"
+
+
+# -- push and pull (E16x data, E25x project) --------------------------------------------------------
+
+
+class ProjectConflict(ConfigError):
+    """A Doccano project's settings or label types disagree with the recipe (exit 2)."""
+
+    code = "E250"
+
+
+class HashMismatch(DataError):
+    """A pulled text no longer matches the ``doc_hash`` it was pushed with (exit 1)."""
+
+    code = "E161"

@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from annotate.errors import DataError, UsageError
+from annotate.errors import DataError, HashMismatch, UsageError
 from annotate.fileio import atomic_write, check_writable, dumps_line, is_stdio
 from annotate.formats.doccano import record_from_parts, repair_export_rows
 from annotate.model import Record, text_hash
@@ -66,12 +66,6 @@ REST_THREADS = 4
 ServerSpan = tuple[Any, int, int, str, Any]
 # (server id, from id, to id, type, user id)
 ServerRelation = tuple[Any, Any, Any, str, Any]
-
-
-class HashMismatch(DataError):
-    """A pulled text no longer matches the ``doc_hash`` it was pushed with (exit 1)."""
-
-    code = "E161"
 
 
 @dataclass

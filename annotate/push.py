@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from annotate.errors import ConfigError, DataError, NotFound, ServerError, TaskFailed
+from annotate.errors import ConfigError, DataError, NotFound, ProjectConflict, ServerError, TaskFailed
 from annotate.fileio import is_stdio
 from annotate.formats.doccano import (
     DOC_HASH,
@@ -56,12 +56,6 @@ Progress = Callable[[int], None]
 
 DEFAULT_BATCH_SIZE = 1000
 MAX_REFUSALS_SHOWN = 20
-
-
-class ProjectConflict(ConfigError):
-    """The Doccano project's settings or labels disagree with the recipe (exit 2)."""
-
-    code = "E250"
 
 
 @dataclass
