@@ -396,3 +396,49 @@ def test_503_on_starting_the_import_is_exit_3_and_a_rerun_pushes_each_doc_once(
     assert cli(env, *args).exit_code == 0
     counts = doc_counts(doccano_api, project["id"])
     assert len(counts) == 10 and set(counts.values()) == {1}
+
+
+def test_partly_imported_copies_are_replaced_so_no_annotation_is_missing(
+    doccano_api: DoccanoAPI, project: dict[str, Any], tmp_path: Path
+) -> None:
+    """What a Celery retry or a crash mid-import leaves: a copy with only some of its annotations."""
+    import json as _json
+
+    from annotate.formats.doccano import to_import_line
+
+    pid = project["id"]
+    records = make_tasks(6)
+    tasks = write_tasks(tmp_path / "t.jsonl", records)
+    recipe = pushpull_recipe()
+    # doc-00000 gets a complete and a partial copy; doc-00001 only a partial one (a batch in flight).
+    push(
+        doccano_api,
+        write_tasks(tmp_path / "first.jsonl", [records[0]]),
+        project=pid,
+        recipe=recipe,
+        sync_labels=True,
+        ledger_dir=tmp_path,
+    )
+    partial_lines = []
+    for rec in records[:2]:
+        line = to_import_line(rec)
+        line["entities"] = line["entities"][:3]
+        line["relations"] = []
+        partial_lines.append(_json.dumps(line, ensure_ascii=True))
+    partial = tmp_path / "partial.jsonl"
+    partial.write_text("\n".join(partial_lines) + "\n", encoding="ascii")
+    doccano_api.wait_task(
+        doccano_api.start_import(pid, [doccano_api.upload_file(partial)]), timeout=60, what="x"
+    )
+    Ledger(tmp_path, doccano_api.url, pid).save([{"doc_ids": [records[1].doc_id], "task_id": None, "at": 0}])
+
+    report = push(doccano_api, tasks, project=pid, recipe=recipe, ledger_dir=tmp_path)
+    assert report.repaired == 2 and report.pushed == 5
+    counts = doc_counts(doccano_api, pid)
+    assert len(counts) == 6 and set(counts.values()) == {1}
+    out = tmp_path / "gold.jsonl"
+    pull(doccano_api, project=pid, out=out)
+    assert {g.doc_id: annotation_view(g) for g in read(out)} == {
+        r.doc_id: annotation_view(r) for r in records
+    }
+    assert Ledger(tmp_path, doccano_api.url, pid).load() == []
