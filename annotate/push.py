@@ -493,6 +493,8 @@ def push(
             code="E160",
             hint="fix them (`annotate validate` lists all), or pass --skip-invalid to push the rest",
         )
+    if progress is not None and refusals:
+        progress(len(refusals))
     proj = _ensure_project(
         api, project, recipe, create=create, sync_labels=sync_labels, dry_run=dry_run, report=report
     )

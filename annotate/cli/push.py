@@ -50,7 +50,11 @@ def push_cli(
 
     with user_errors():
         rec = load_recipe(recipe)
-        with connect(connection_settings(url, username)) as api, progress_bar("pushing") as advance:
+        total = None if str(tasks) == "-" else _count_lines(tasks)
+        with (
+            connect(connection_settings(url, username)) as api,
+            progress_bar("pushing", total=total) as advance,
+        ):
             report = push(
                 api,
                 tasks,
@@ -80,3 +84,12 @@ def push_cli(
     if report.labels_added:
         err(("would add" if dry_run else "added") + " label types: " + ", ".join(report.labels_added))
     typer.echo(report.project_url)
+
+
+def _count_lines(path: Path) -> int | None:
+    """Return the number of non-blank lines of a file (the bar's total), or None if unreadable."""
+    try:
+        with path.open("rb") as f:
+            return sum(1 for line in f if line.strip())
+    except OSError:
+        return None
