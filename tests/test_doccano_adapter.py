@@ -231,3 +231,32 @@ def test_backoff_grows_exponentially_up_to_the_cap() -> None:
         pauses = [policy.delay(attempt) for _ in range(200)]
         assert max(pauses) <= ceiling
         assert max(pauses) > ceiling / 2  # full jitter spreads over the whole range
+
+
+def test_an_ambiguous_project_name_asks_for_the_id(doccano_api: DoccanoAPI, make_project) -> None:
+    from annotate.errors import UsageError
+
+    name = f"twin-{secrets.token_hex(3)}"
+    first, second = make_project(name), make_project(name)
+    with pytest.raises(UsageError, match="2 projects are named") as exc:
+        doccano_api.find_project(name)
+    assert str(first["id"]) in str(exc.value) and str(second["id"]) in str(exc.value)
+
+
+def test_members_can_be_added_by_user_name_with_any_role(
+    doccano_api: DoccanoAPI, doccano_project, make_user
+) -> None:
+    user = make_user()
+    doccano_api.add_member(doccano_project["id"], user.username, "annotation_approver")
+    roles = {m["username"]: m["rolename"] for m in doccano_api.list_members(doccano_project["id"])}
+    assert roles[user.username] == "annotation_approver"
+
+
+def test_an_annotator_cannot_create_users(doccano_project, make_user) -> None:
+    from annotate.errors import PermissionDenied
+
+    user = make_user(doccano_project["id"])
+    with DoccanoAPI(user.settings) as api:
+        api.login()
+        with pytest.raises(PermissionDenied):
+            api.create_user(f"x-{secrets.token_hex(3)}", secrets.token_urlsafe(12))
