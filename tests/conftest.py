@@ -12,7 +12,8 @@ Fixtures (every test using one is marked ``doccano`` automatically):
 - ``make_user``       -> factory ``make_user(project_id=None, role="annotator") -> DoccanoUser``
                          (a new user with a random password, added to the project with that role)
 
-The server runs in a temp data dir on a free port. Doccano's venv is reused from
+The server runs in a temp data dir on a free port, or is the one that ``scripts/test.sh``
+started with ``annotate server start`` (its data dir in ``ANNOTATE_TEST_SERVER_DIR``). Doccano's venv is reused from
 ``$ANNOTATE_HOME`` (or the repo's ignored ``.cache/annotate-home``, which CI can cache).
 A server that cannot start is an error, not a skip; set ANNOTATE_SKIP_DOCCANO=1 to skip instead.
 """
@@ -66,6 +67,14 @@ def doccano_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[server.
     """A real Doccano (web + worker) on 127.0.0.1 for the whole session."""
     if os.environ.get("ANNOTATE_SKIP_DOCCANO") == "1":
         pytest.skip("ANNOTATE_SKIP_DOCCANO=1")
+    external = os.environ.get("ANNOTATE_TEST_SERVER_DIR")
+    if external:
+        # scripts/test.sh started the server with `annotate server start` and stops it after
+        # the run; `start` on a running data dir returns that server.
+        info = server.start(data_dir=Path(external), home=doccano_home(), timeout=180)
+        assert info.already_running, f"no server was running in ANNOTATE_TEST_SERVER_DIR={external}"
+        yield info
+        return
     data_dir = tmp_path_factory.mktemp("doccano-server")
     # tie_to_parent: if this test run is killed, the server goes with it.
     try:
