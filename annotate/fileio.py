@@ -63,8 +63,10 @@ def atomic_write(
     try:
         # mkstemp makes the file 0600; the output is the user's file, so give it the usual mode.
         os.fchmod(fd, 0o666 & ~_umask())
+        os.close(fd)
         kwargs: dict[str, Any] = {} if "b" in mode else {"encoding": encoding, "newline": ""}
-        with os.fdopen(fd, mode, **kwargs) as f:
+        # Opened by path, so that ``f.name`` is the temp file's path (a caller may check it).
+        with open(tmp, mode, **kwargs) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())

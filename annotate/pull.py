@@ -34,7 +34,6 @@ lists all its spans and relations as added; a ``removed`` one lists them as remo
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import os
@@ -338,9 +337,7 @@ def pull(
         allow_self_loops=True,
     )
     changes = diff_records(old, records) if old is not None else None
-    # With one record per annotator a doc_id repeats by design; (doc_id, annotator) is unique.
-    ignore = {"E107"} if per_annotator else set()
-    _write_validated(out, records, validation_recipe, force=force, ignore=ignore)
+    _write_validated(out, records, validation_recipe, force=force)
     if changes is not None:
         dpath = diff_path_for(out)
         with atomic_write(dpath, force=force) as f:
@@ -387,7 +384,7 @@ def _views(
 
 
 def _write_validated(
-    path: str | os.PathLike[str], records: list[Record], recipe: Recipe, *, force: bool, ignore: set[str]
+    path: str | os.PathLike[str], records: list[Record], recipe: Recipe, *, force: bool
 ) -> None:
     """Write records to a temp file beside ``path``, validate it as gold, then rename it into place."""
     from annotate.validate import ERROR, validate_file, validate_records
@@ -395,30 +392,19 @@ def _write_validated(
     if is_stdio(path):
         # Standard output cannot be renamed into place: validate in memory, then write.
         report = validate_records([r.to_dict() for r in records], kind="gold", recipe=recipe, tokens=False)
-        _raise_invalid([f for f in report.findings if f.level == ERROR and f.code not in ignore], "<stdout>")
+        _raise_invalid([f for f in report.findings if f.level == ERROR], "<stdout>")
         for rec in records:
             sys.stdout.write(dumps_line(rec.to_dict()) + "\n")
         sys.stdout.flush()
         return
-    target = Path(path)
-    check_writable(target, force=force)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            for rec in records:
-                f.write(dumps_line(rec.to_dict()) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
+    with atomic_write(path, force=force) as f:
+        for rec in records:
+            f.write(dumps_line(rec.to_dict()) + "\n")
+        f.flush()
         if records:
-            report = validate_file(tmp, kind="gold", recipe=recipe, tokens=False)
-            errors = [f for f in report.findings if f.level == ERROR and f.code not in ignore]
-            _raise_invalid(errors, str(target), tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+            # Validate the bytes as written, before the rename makes them the user's file.
+            report = validate_file(f.name, kind="gold", recipe=recipe, tokens=False)
+            _raise_invalid([x for x in report.findings if x.level == ERROR], str(path), f.name)
 
 
 def _raise_invalid(errors: list[Any], name: str, tmp: str | None = None) -> None:

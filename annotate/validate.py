@@ -568,10 +568,17 @@ class Validator:
         doc_id = obj.get("doc_id")
         if isinstance(doc_id, (str, int)) and not isinstance(doc_id, bool):
             key = str(doc_id)
+            annotator = obj.get("annotator")
+            by = ""
+            if self.kind == "gold" and isinstance(annotator, str):
+                # Gold pulled per annotator holds one record a (document, annotator).
+                key, by = f"{key}\x00{annotator}", f" for annotator {_short(annotator)}"
             if key in self._seen:
                 first = self._seen[key]
                 where = f" (first on line {first})" if first is not None else ""
-                out.append(self._f("E107", f"duplicate doc_id {_short(key)}{where}", line, "/doc_id"))
+                out.append(
+                    self._f("E107", f"duplicate doc_id {_short(str(doc_id))}{by}{where}", line, "/doc_id")
+                )
             else:
                 self._seen[key] = line
         elif doc_id is None and isinstance(text, str):

@@ -72,3 +72,13 @@ def test_iter_jsonl_counts_physical_lines_and_names_the_broken_one(tmp_path: Pat
             seen.append((lineno, obj))
     assert seen == [(1, {"a": 1}), (4, {"a": 2})]
     assert f"{p}:5" in str(e.value) and e.value.line == 5
+
+
+def test_atomic_write_names_its_temp_file_so_it_can_be_checked_before_the_rename(tmp_path: Path) -> None:
+    target = tmp_path / "out.txt"
+    with atomic_write(target) as f:
+        f.write("abc")
+        f.flush()
+        assert Path(f.name).parent == tmp_path and Path(f.name).read_text() == "abc"
+        assert not target.exists()
+    assert target.read_text() == "abc"

@@ -338,3 +338,19 @@ def test_tokens_false_skips_only_the_token_check() -> None:
     without = [f.code for f in validate_records([rec], kind="task", recipe=RECIPE, tokens=False).findings]
     assert with_tokens == ["W141", "E126"]
     assert without == ["E126"]
+
+
+def test_per_annotator_gold_may_repeat_a_doc_id_once_per_annotator() -> None:
+    from annotate.validate import validate_records
+
+    def gold(annotator: str) -> dict:
+        text = "Putin met Kim."
+        from annotate.model import text_hash
+
+        return {"doc_id": "d1", "doc_hash": text_hash(text), "text": text, "entities": [], "relations": [],
+                "meta": {}, "annotator": annotator, "confirmed": False}
+
+    ok = validate_records([gold("ann1"), gold("ann2")], kind="gold")
+    assert "E107" not in ok.counts
+    twice = validate_records([gold("ann1"), gold("ann1")], kind="gold")
+    assert twice.counts["E107"] == 1
