@@ -162,6 +162,10 @@ def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, Any]]:
                 try:
                     yield lineno, json.loads(line)
                 except json.JSONDecodeError as e:
-                    raise DataError(f"invalid JSON: {e.msg} (column {e.colno})", path=name, line=lineno, code="E102") from None
+                    raise DataError(
+                        f"invalid JSON: {e.msg} (column {e.colno})", path=name, line=lineno, code="E102"
+                    ) from None
         except UnicodeDecodeError as e:
-            raise DataError(f"not UTF-8: {e.reason} at byte {e.start}", path=name, line=lineno + 1, code="E104") from None
+            raise DataError(
+                f"not UTF-8: {e.reason} at byte {e.start}", path=name, line=lineno + 1, code="E104"
+            ) from None

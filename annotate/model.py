@@ -186,7 +186,9 @@ class Record:
         text = d["text"]
         return cls(
             text=text,
-            doc_id=str(d["doc_id"]) if d.get("doc_id") is not None else text_hash(text)[len(HASH_PREFIX) :][:16],
+            doc_id=str(d["doc_id"])
+            if d.get("doc_id") is not None
+            else text_hash(text)[len(HASH_PREFIX) :][:16],
             doc_hash=d.get("doc_hash") or text_hash(text),
             entities=[Span.from_dict(e) for e in d.get("entities") or []],
             relations=[Relation.from_dict(r) for r in d.get("relations") or []],

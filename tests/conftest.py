@@ -13,8 +13,9 @@ Fixtures (every test using one is marked ``doccano`` automatically):
                          (a new user with a random password, added to the project with that role)
 
 The server runs in a temp data dir on a free port, or is the one that ``scripts/test.sh``
-started with ``annotate server start`` (its data dir in ``ANNOTATE_TEST_SERVER_DIR``). Doccano's venv is reused from
-``$ANNOTATE_HOME`` (or the repo's ignored ``.cache/annotate-home``, which CI can cache).
+started with ``annotate server start`` (its data dir in ``ANNOTATE_TEST_SERVER_DIR``).
+Doccano's venv is reused from ``$ANNOTATE_HOME`` (or the repo's ignored
+``.cache/annotate-home``, which CI can cache).
 A server that cannot start is an error, not a skip; set ANNOTATE_SKIP_DOCCANO=1 to skip instead.
 """
 

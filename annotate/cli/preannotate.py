@@ -29,7 +29,11 @@ def preannotate_cli(
     limit: Annotated[int | None, typer.Option("--limit", help="Stop after this many documents.")] = None,
     text_key: Annotated[str, typer.Option("--text-key", help="The text key of JSONL input.")] = "text",
     glob: Annotated[
-        str, typer.Option("--glob", help="Files to read in directories (default: .txt, .md, .jsonl, except README/LICENSE/ATTRIBUTION).")
+        str,
+        typer.Option(
+            "--glob",
+            help="Files to read in directories (default: .txt, .md, .jsonl, but no README/LICENSE).",
+        ),
     ] = "**/*",
     strict: Annotated[
         bool, typer.Option("--strict", help="Fail on the first undecodable, empty or duplicate document.")
