@@ -359,8 +359,8 @@ def validate_row(cfg: Config, c: Corpus) -> Row:
             f"records per second of the process's CPU time on its one core, for one `validate_file` "
             f"call (building the validator and its tokenizer included; the one-time `import spacy` "
             f"excluded); of wall time {median(walls):,.0f}/s; a second call in the same process "
-            f"(tokenizer built, its per-chunk cache warm) {median(warms):,.0f}/s. The recipe's token-alignment "
-            f"check included."
+            f"(tokenizer built, its per-chunk cache warm) {median(warms):,.0f}/s. The recipe's "
+            "token-alignment check included."
         )
 
     return _guard(row, body)
