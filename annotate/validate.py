@@ -286,6 +286,7 @@ def edge_fix(text: str, start: int, end: int) -> tuple[int, int] | None:
 
 
 _NON_WS = re.compile(r"\S+")
+_CHUNK_TAIL = re.compile(r"\S*\Z")  # the non-whitespace run that ends a window
 
 
 class TokenAligner:
@@ -307,8 +308,6 @@ class TokenAligner:
             raise ConfigError(f"cannot build a spaCy tokenizer for language {lang!r}: {e}") from None
         self.lang = lang
         self._cache: dict[str, tuple[list[int], list[int]]] = {}
-        self._last_text: str | None = None
-        self._last_chunks: tuple[list[int], list[int]] = ([], [])
 
     @classmethod
     def for_lang(cls, lang: str) -> TokenAligner:
@@ -327,16 +326,25 @@ class TokenAligner:
             self._cache[chunk] = b
         return b
 
-    def _chunks(self, text: str) -> tuple[list[int], list[int]]:
-        """Return the starts and ends of the non-whitespace runs of ``text`` (last text cached)."""
-        if text is not self._last_text:
-            starts: list[int] = []
-            ends: list[int] = []
-            for m in _NON_WS.finditer(text):
-                starts.append(m.start())
-                ends.append(m.end())
-            self._last_text, self._last_chunks = text, (starts, ends)
-        return self._last_chunks
+    @staticmethod
+    def _chunk_at(text: str, pos: int) -> tuple[int, int]:
+        """Return (start, end) of the non-whitespace run holding ``text[pos]``.
+
+        Scanning from ``pos`` to the nearest whitespace on either side costs the length of
+        one word, where listing every chunk of the text costs the whole text.
+        """
+        m = _NON_WS.match(text, pos)
+        end = m.end() if m is not None else pos + 1
+        # Search backwards in growing windows (re has no reverse search): in a text without
+        # spaces (Chinese, Japanese) the chunk is the whole text, and a char loop would crawl.
+        width = 64
+        while True:
+            lo = max(0, pos - width)
+            w = _CHUNK_TAIL.search(text, lo, pos)
+            s = w.start() if w is not None else pos
+            if s > lo or lo == 0 or text[lo - 1].isspace():
+                return s, end
+            width *= 4
 
     def _doc_bounds(self, text: str) -> tuple[list[int], list[int]]:
         doc = self.tokenizer(text)
@@ -358,11 +366,8 @@ class TokenAligner:
         if (start == 0 or text[start - 1].isspace()) and (end == n or text[end].isspace()):
             return None  # both edges at whitespace: always token boundaries
         # The chunk (maximal non-whitespace run) around each edge.
-        cstarts, cends = self._chunks(text)
-        k = bisect_right(cstarts, start) - 1
-        cs, ce = cstarts[k], cends[k]
-        k2 = bisect_right(cstarts, end - 1) - 1
-        es, ee = cstarts[k2], cends[k2]
+        cs, ce = self._chunk_at(text, start)
+        es, ee = (cs, ce) if end <= ce else self._chunk_at(text, end - 1)
         s_starts, _ = self._chunk_bounds(text[cs:ce]) if start != cs else ([0], [])
         _, e_ends = self._chunk_bounds(text[es:ee]) if end != ee else ([], [ee - es])
         start_ok = (start - cs) in s_starts
@@ -380,7 +385,9 @@ class TokenAligner:
             if j < len(s_starts):
                 cts = cs + s_starts[j]
             else:
-                cts = cstarts[k + 1] if k + 1 < len(cstarts) else n
+                # The start of the next chunk, or the end of the text.
+                m = _NON_WS.search(text, ce)
+                cts = m.start() if m is not None else n
         if end_ok:
             xe = cte = end
         else:
@@ -390,7 +397,10 @@ class TokenAligner:
             if i >= 0:
                 cte = es + e_ends[i]
             else:
-                cte = cends[k2 - 1] if k2 > 0 else 0
+                # The end of the previous chunk, or the start of the text.
+                cte = es
+                while cte > 0 and text[cte - 1].isspace():
+                    cte -= 1
         contract = (cts, cte) if cts < cte else None
         return (xs, xe), contract
 
