@@ -1,11 +1,16 @@
 """Export gold records to training formats, by document splits, with nothing lost without a report.
 
-``export()`` reads and gates a gold JSONL file; ``export_records()`` does the work on records in
-memory (``annotate train`` calls it to make its DocBins). Both write one directory atomically:
+``export()`` reads and gates a gold JSONL file; ``export_records()`` does the work on records
+(``annotate train`` calls it to make its DocBins). Both write one directory atomically:
 
     DIR/manifest.json
-    DIR/spacy/<split>.spacy    DIR/conll/<split>.conll    DIR/hf/<split>.jsonl + labels.json
+    DIR/spacy/<split>.spacy (or DIR/spacy/<split>/NNN.spacy shards for a large split)
+    DIR/conll/<split>.conll    DIR/hf/<split>.jsonl + labels.json
     DIR/brat/<split>/<doc>.txt|.ann + annotation.conf       DIR/jsonl/<split>.jsonl
+
+Memory stays flat in the number of documents: a first pass over the input reads only what the
+split needs (each text's hash, and labels when stratifying); a second pass tokenises each
+document once, prepares it and hands it to every format's writer, which writes as it goes.
 
 For every format the manifest's totals add up: spans in = written + reported, and the same
 for relations; every reported span or relation is listed with its reason.
@@ -13,22 +18,23 @@ for relations; every reported span or relation is listed with its reason.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
 import os
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import annotate
 from annotate.alignment import ALIGNMENT_MODES, DEFAULT_ALIGNMENT, AlignmentMode, Token
 from annotate.errors import AnnotateError, ConfigError, DataError, UsageError
-from annotate.fileio import atomic_dir, is_stdio
+from annotate.fileio import atomic_dir, dumps_line, is_stdio
 from annotate.formats import brat, conll, hf, spacy_docbin
-from annotate.formats.jsonl import read_records, write_records
+from annotate.formats.jsonl import read_records
 from annotate.model import Record
 from annotate.overlaps import OVERLAP_POLICIES, OverlapPolicy
 from annotate.prepared import PreparedDoc, Tally, prepare
@@ -112,23 +118,30 @@ def export(
 ) -> ExportReport:
     """Export a gold JSONL file; return the report (also written as ``manifest.json``).
 
-    The file is first validated: it is refused only when a record cannot be read safely (bad
-    JSON or encoding, not an object, schema errors). Every other finding is counted in the
-    manifest, and export reports what it could not write.
+    The file is first validated (``validate=False`` skips that, for a caller that has just
+    validated it): it is refused only when a record cannot be read safely (bad JSON or
+    encoding, not an object, schema errors). Every other finding is counted in the manifest,
+    and export reports what it could not write. The file is read twice (see the module
+    docstring); stdin is read into memory once.
     """
     name = "<stdin>" if is_stdio(input_path) else str(input_path)
     validation: dict[str, Any] | None = None
     if validate and not is_stdio(input_path):
         validation = _gate(input_path, recipe)
-    records = [(f"{Path(name).name}:{lineno}", rec) for lineno, rec in read_records(input_path)]
-    source: dict[str, Any] = {
-        "file": Path(name).name,
-        "sha256": None if is_stdio(input_path) else file_sha256(input_path),
-        "records": len(records),
-    }
-    if validation is not None:
-        source["validation"] = validation
-    return export_records(
+    records: Iterable[tuple[str, Record]]
+    if is_stdio(input_path):
+        records = list(_file_records(input_path, name))
+    else:
+        records = _FileRecords(input_path, name)
+    sha = None if is_stdio(input_path) else file_sha256(input_path)
+
+    def source(n_records: int) -> dict[str, Any]:
+        info: dict[str, Any] = {"file": Path(name).name, "sha256": sha, "records": n_records}
+        if validation is not None:
+            info["validation"] = validation
+        return info
+
+    return _export(
         records,
         out_dir,
         to=to,
@@ -146,10 +159,27 @@ def export(
     )
 
 
+def _file_records(path: str | os.PathLike[str], name: str) -> Iterator[tuple[str, Record]]:
+    for lineno, rec in read_records(path):
+        yield f"{Path(name).name}:{lineno}", rec
+
+
+class _FileRecords:
+    """The ``(file:line, Record)`` pairs of a JSONL file, read afresh on each iteration."""
+
+    def __init__(self, path: str | os.PathLike[str], name: str) -> None:
+        self.path, self.name = path, name
+
+    def __iter__(self) -> Iterator[tuple[str, Record]]:
+        return _file_records(self.path, self.name)
+
+
 def _gate(path: str | os.PathLike[str], recipe: Recipe | None) -> dict[str, Any]:
     from annotate.validate import validate_file  # imported here: jsonschema is only needed when gating
 
-    report = validate_file(path, recipe=recipe)
+    # tokens=False: token alignment is only a warning to the gate, and export aligns every
+    # span itself and reports each change, so checking it here would tokenise every text twice.
+    report = validate_file(path, recipe=recipe, tokens=False)
     blocking = [f for f in report.findings if f.code in BLOCKING_FINDINGS]
     if blocking:
         first = "; ".join(str(f) for f in blocking[:3])
@@ -187,8 +217,83 @@ def export_records(
     """Write ``records`` (or ``(source, record)`` pairs) in each format of ``to``; return the report.
 
     For DocBins to train on: ``export_records(records, dir, to=["spacy"],
-    split="train=0.9,dev=0.1")`` then ``report.path("spacy", "train")``.
+    split="train=0.9,dev=0.1")`` then ``report.path("spacy", "train")`` (a ``.spacy`` file, or
+    a directory of shards for a large split; spaCy reads either). ``records`` is read twice
+    when it is a collection; a one-shot iterator is first gathered into a list.
     """
+    if isinstance(records, Iterator):
+        records = list(records)
+    return _export(
+        _Numbered(records),
+        out_dir,
+        to=to,
+        split=split,
+        seed=seed,
+        alignment=alignment,
+        overlap=overlap,
+        only_confirmed=only_confirmed,
+        recipe=recipe,
+        span_key=span_key,
+        stratify=stratify,
+        force=force,
+        input_info=(lambda _n: input_info) if input_info is not None else None,
+        progress=progress,
+    )
+
+
+class _Numbered:
+    """``(source, Record)`` pairs of a re-iterable collection of records or pairs."""
+
+    def __init__(self, records: Iterable[Record | tuple[str, Record]]) -> None:
+        self.records = records
+
+    def __iter__(self) -> Iterator[tuple[str, Record]]:
+        for n, r in enumerate(self.records, start=1):
+            yield r if isinstance(r, tuple) else (f"record:{n}", r)
+
+
+@dataclass
+class _SplitCounts:
+    """Documents, spans and relations by label in one split (for the manifest)."""
+
+    docs: int = 0
+    spans: Counter[str] = field(default_factory=Counter)
+    relations: Counter[str] = field(default_factory=Counter)
+
+    def add(self, rec: Record) -> None:
+        self.docs += 1
+        self.spans.update(s.label for s in rec.entities)
+        self.relations.update(r.label for r in rec.relations)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "docs": self.docs,
+            "spans": sum(self.spans.values()),
+            "relations": sum(self.relations.values()),
+            "labels": dict(sorted(self.spans.items())),
+            "relation_labels": dict(sorted(self.relations.items())),
+        }
+
+
+def _export(
+    pairs: Iterable[tuple[str, Record]],
+    out_dir: str | os.PathLike[str],
+    *,
+    to: Sequence[str],
+    split: str | Mapping[str, float],
+    seed: int,
+    alignment: AlignmentMode,
+    overlap: OverlapPolicy,
+    only_confirmed: bool,
+    recipe: Recipe | None,
+    span_key: str,
+    stratify: bool,
+    force: bool,
+    input_info: Callable[[int], dict[str, Any] | None] | None,
+    progress: Callable[[int], None] | None,
+) -> ExportReport:
+    """Export re-iterable ``pairs`` in two passes; return the report. ``input_info`` is given
+    the number of records read and returns the manifest's ``input``."""
     formats = parse_formats([to] if isinstance(to, str) else to)
     # A mapping goes through the same checks as the command-line form.
     spec = split if isinstance(split, str) else ",".join(f"{k}={float(v)!r}" for k, v in split.items())
@@ -213,70 +318,108 @@ def export_records(
     nlp = _blank(lang)
     priority = recipe.label_names if recipe is not None else ()
 
-    pairs = [(r if isinstance(r, tuple) else (f"record:{n}", r)) for n, r in enumerate(records, start=1)]
-    kept: list[tuple[str, Record]] = []
+    def excluded_reason(rec: Record) -> str | None:
+        return "not_confirmed" if only_confirmed and rec.confirmed is not True else None
+
+    # Pass 1: only what the split assignment and the label lists need, one record at a time.
+    n_records = 0
     excluded: list[dict[str, Any]] = []
+    keys: list[str] = []
+    doc_labels: list[list[str]] = []
+    label_freq: Counter[str] = Counter()
+    rel_label_set: set[str] = set(recipe.relation_names if recipe else ())
+    id_count: Counter[str] = Counter()
     for src, rec in pairs:
-        if only_confirmed and rec.confirmed is not True:
+        n_records += 1
+        reason = excluded_reason(rec)
+        if reason is not None:
             excluded.append(
                 {
                     "doc_id": rec.doc_id,
                     "source": src,
-                    "reason": "not_confirmed",
+                    "reason": reason,
                     "spans": len(rec.entities),
                     "relations": len(rec.relations),
                 }
             )
-        else:
-            kept.append((src, rec))
-
-    preps: list[PreparedDoc] = []
-    for src, rec in kept:
-        doc = nlp.make_doc(rec.text)
-        tokens = [Token(t.idx, t.idx + len(t.text), t.is_space) for t in doc]
-        preps.append(
-            prepare(rec, source=src, tokens=tokens, alignment=alignment, overlap=overlap, priority=priority)
-        )
-        if progress is not None:
-            progress(1)
-
-    label_freq = Counter(s.label for p in preps for s in p.record.entities)
-    keys = [p.record.doc_hash for p in preps]
-    strata = (
-        [rarest_label([s.label for s in p.record.entities], label_freq) for p in preps] if stratify else None
-    )
+            continue
+        keys.append(rec.doc_hash)
+        ents = [s.label for s in rec.entities]
+        label_freq.update(ents)
+        if stratify:
+            doc_labels.append(ents)
+        rel_label_set.update(r.label for r in rec.relations)
+        id_count[rec.doc_id] += 1
+    strata = [rarest_label(labels, label_freq) for labels in doc_labels] if stratify else None
     where = assign_splits(keys, ratios, seed=seed, strata=strata)
-    by_split: dict[str, list[PreparedDoc]] = {name: [] for name in ratios}
-    for p in preps:
-        p.split = where[p.record.doc_hash]
-        by_split[p.split].append(p)
+    split_sizes = dict.fromkeys(ratios, 0)
+    for key in keys:
+        split_sizes[where[key]] += 1
+    del keys, doc_labels, strata
 
     labels = sorted(set(label_freq) | set(priority))
-    rel_labels = sorted(
-        {r.label for p in preps for r in p.record.relations} | set(recipe.relation_names if recipe else ())
-    )
+    rel_labels = sorted(rel_label_set)
     warnings = [
-        f"split {name!r} has no documents" for name, docs in by_split.items() if not docs and ratios[name] > 0
+        f"split {name!r} has no documents" for name, n in split_sizes.items() if not n and ratios[name] > 0
     ]
-    dup_ids = [k for k, v in Counter(p.doc_id for p in preps).items() if v > 1]
+    dup_ids = [k for k, v in id_count.items() if v > 1]
     if dup_ids:
         warnings.append(f"{len(dup_ids)} doc_ids appear more than once (e.g. {dup_ids[0]!r})")
+    del id_count
 
+    token_formats = [f for f in formats if f in TOKEN_FORMATS]
+    counts = {name: _SplitCounts() for name in ratios}
+    changes: list[dict[str, Any]] = []
+    notes: list[dict[str, Any]] = []
     target = Path(out_dir)
     tallies: dict[str, Tally] = {}
-    with atomic_dir(target, force=force) as tmp:
+    n_docs = 0
+    with atomic_dir(target, force=force) as tmp, contextlib.ExitStack() as stack:
+        writers: dict[str, Any] = {}
         for fmt in formats:
             sub = tmp / fmt
             if fmt == "spacy":
-                tallies[fmt] = spacy_docbin.write_split_docbins(by_split, sub, nlp, span_key=span_key)
+                writers[fmt] = spacy_docbin.DocBinWriter(sub, nlp, split_sizes, span_key=span_key)
             elif fmt == "conll":
-                tallies[fmt] = conll.write_split_conll(by_split, sub)
+                writers[fmt] = conll.ConllWriter(sub, list(ratios))
             elif fmt == "hf":
-                tallies[fmt] = hf.write_split_hf(by_split, sub, labels)
+                writers[fmt] = hf.HfWriter(sub, list(ratios), labels)
             elif fmt == "brat":
-                tallies[fmt] = brat.write_split_brat(by_split, sub, labels, rel_labels)
+                writers[fmt] = brat.BratWriter(sub, list(ratios), labels, rel_labels)
             else:
-                tallies[fmt] = _write_split_jsonl(by_split, sub)
+                writers[fmt] = _JsonlWriter(sub, list(ratios))
+            stack.enter_context(writers[fmt])
+
+        # Pass 2: tokenise each document once; every writer writes it as it comes.
+        for src, rec in pairs:
+            if excluded_reason(rec) is not None:
+                continue
+            name = where.get(rec.doc_hash)
+            if name is None:
+                raise DataError("the input changed while it was exported", path=src, code="E180")
+            doc = nlp.make_doc(rec.text)
+            prep = prepare(
+                rec,
+                source=src,
+                tokens=doc_tokens(doc),
+                alignment=alignment,
+                overlap=overlap,
+                priority=priority,
+            )
+            prep.split = name
+            counts[name].add(rec)
+            if token_formats:
+                changes.extend(c.to_dict() for c in prep.changes)
+            notes.extend(prep.notes)
+            for writer in writers.values():
+                writer.add(prep, name, doc)
+            n_docs += 1
+            if progress is not None:
+                progress(1)
+        if n_docs != sum(split_sizes.values()):
+            raise DataError("the input changed while it was exported", code="E180")
+        for fmt, writer in writers.items():
+            tallies[fmt] = writer.finish()
         for fmt, tally in tallies.items():
             if not tally.balanced:
                 # A bug, not a data problem: refuse to leave output that lost something unreported.
@@ -284,7 +427,8 @@ def export_records(
         manifest = _manifest(
             formats=formats,
             tallies=tallies,
-            by_split=by_split,
+            counts=counts,
+            n_docs=n_docs,
             ratios=ratios,
             seed=seed,
             stratify=stratify,
@@ -294,10 +438,11 @@ def export_records(
             recipe=recipe,
             lang=lang,
             span_key=span_key,
-            input_info=input_info,
+            input_info=input_info(n_records) if input_info is not None else None,
             excluded=excluded,
             warnings=warnings,
-            preps=preps,
+            changes=changes,
+            notes=notes,
         )
         (tmp / MANIFEST).write_text(
             json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
@@ -305,11 +450,21 @@ def export_records(
     return ExportReport(
         out_dir=target,
         tallies=tallies,
-        split_docs={name: len(docs) for name, docs in by_split.items()},
+        split_docs=split_sizes,
         excluded_docs=len(excluded),
         manifest=manifest,
         warnings=warnings,
     )
+
+
+def doc_tokens(doc: Any) -> list[Token]:
+    """Return the character ranges of a Doc's tokens, read from its arrays in one call
+    (much faster than a Python attribute lookup per token)."""
+    from spacy.attrs import IDX, IS_SPACE, LENGTH
+
+    if len(doc) == 0:
+        return []
+    return [Token(a, a + n, bool(sp)) for a, n, sp in doc.to_array([IDX, LENGTH, IS_SPACE]).tolist()]
 
 
 @functools.lru_cache(maxsize=4)
@@ -323,42 +478,48 @@ def _blank(lang: str) -> Any:
         raise ConfigError(f"spaCy has no tokenizer for language {lang!r} ({e})", code="E273") from None
 
 
-def _write_split_jsonl(by_split: Mapping[str, Sequence[PreparedDoc]], out_dir: Path) -> Tally:
-    """Write the records cleaned (unusable spans and dangling relations removed) as ``<split>.jsonl``."""
-    tally = Tally("jsonl")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for name, preps in by_split.items():
-        cleaned = []
-        for p in preps:
-            tally.add_doc(p)
-            tally.omissions.extend(p.invalid_span_omissions("jsonl") + p.dangling_omissions("jsonl"))
-            ents = [s for i, s in enumerate(p.record.entities) if i not in p.invalid]
-            rels = [r for j, r in enumerate(p.record.relations) if j in p.endpoints]
-            tally.spans_written += len(ents)
-            tally.relations_written += len(rels)
-            cleaned.append(p.record.with_annotations(ents, rels))
-        write_records(out_dir / f"{name}.jsonl", cleaned)
-        tally.files[name] = f"{name}.jsonl"
-    return tally
+class _JsonlWriter:
+    """Write the records cleaned (unusable spans and dangling relations removed) as ``<split>.jsonl``,
+    as they come."""
 
+    def __init__(self, out_dir: Path, splits: Sequence[str]) -> None:
+        self.splits = list(splits)
+        self.tallies = {split: Tally("jsonl") for split in self.splits}
+        self._stack = contextlib.ExitStack()
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self._files: dict[str, IO[str]] = {}
+        for split in self.splits:
+            path = out_dir / f"{split}.jsonl"
+            self._files[split] = self._stack.enter_context(open(path, "w", encoding="utf-8", newline="\n"))
+            self.tallies[split].files[split] = path.name
 
-def _split_counts(preps: Sequence[PreparedDoc]) -> dict[str, Any]:
-    spans = Counter(s.label for p in preps for s in p.record.entities)
-    rels = Counter(r.label for p in preps for r in p.record.relations)
-    return {
-        "docs": len(preps),
-        "spans": sum(spans.values()),
-        "relations": sum(rels.values()),
-        "labels": dict(sorted(spans.items())),
-        "relation_labels": dict(sorted(rels.items())),
-    }
+    def __enter__(self) -> _JsonlWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    def add(self, p: PreparedDoc, split: str, doc: object = None) -> None:
+        tally = self.tallies[split]
+        tally.add_doc(p)
+        tally.omissions.extend(p.invalid_span_omissions("jsonl") + p.dangling_omissions("jsonl"))
+        ents = [s for i, s in enumerate(p.record.entities) if i not in p.invalid]
+        rels = [r for j, r in enumerate(p.record.relations) if j in p.endpoints]
+        tally.spans_written += len(ents)
+        tally.relations_written += len(rels)
+        self._files[split].write(dumps_line(p.record.with_annotations(ents, rels).to_dict()) + "\n")
+
+    def finish(self) -> Tally:
+        self._stack.close()
+        return Tally.merge("jsonl", [self.tallies[s] for s in self.splits])
 
 
 def _manifest(
     *,
     formats: Sequence[str],
     tallies: Mapping[str, Tally],
-    by_split: Mapping[str, Sequence[PreparedDoc]],
+    counts: Mapping[str, _SplitCounts],
+    n_docs: int,
     ratios: Mapping[str, float],
     seed: int,
     stratify: bool,
@@ -371,10 +532,10 @@ def _manifest(
     input_info: dict[str, Any] | None,
     excluded: list[dict[str, Any]],
     warnings: list[str],
-    preps: Sequence[PreparedDoc],
+    changes: list[dict[str, Any]],
+    notes: list[dict[str, Any]],
 ) -> dict[str, Any]:
     """Return the manifest: deterministic (no clock), so one input and options give one output."""
-    token_formats = [f for f in formats if f in TOKEN_FORMATS]
     omitted_by_doc: dict[str, dict[str, int]] = {}
     for fmt in formats:
         per_doc = Counter(o.doc_id for o in tallies[fmt].omissions if o.kind == "span")
@@ -398,15 +559,15 @@ def _manifest(
             "by": "sha256 of the document text",
         },
         "counts": {
-            "docs": len(preps),
+            "docs": n_docs,
             "excluded_docs": len(excluded),
-            "splits": {name: _split_counts(docs) for name, docs in by_split.items()},
+            "splits": {name: c.to_dict() for name, c in counts.items()},
         },
         "totals": {fmt: tallies[fmt].summary() for fmt in formats},
         "spans_omitted_by_doc": omitted_by_doc,
         "not_represented": [o.to_dict() for fmt in formats for o in tallies[fmt].omissions],
-        "alignment_changes": [c.to_dict() for p in preps for c in p.changes] if token_formats else [],
-        "notes": [n for p in preps for n in p.notes],
+        "alignment_changes": changes,
+        "notes": notes,
         "excluded": excluded,
         "warnings": warnings,
     }

@@ -239,6 +239,26 @@ class Tally:
         self.spans_in += len(prep.record.entities)
         self.relations_in += len(prep.record.relations)
 
+    @classmethod
+    def merge(cls, fmt: str, parts: Sequence[Tally]) -> Tally:
+        """Return one tally summing ``parts`` in order (omissions and notes concatenated).
+
+        Streaming writers count each split into its own tally and merge them at the end, so
+        that the report lists a format's omissions split by split, as one pass per split would.
+        """
+        out = cls(fmt)
+        for t in parts:
+            out.spans_in += t.spans_in
+            out.spans_written += t.spans_written
+            out.relations_in += t.relations_in
+            out.relations_written += t.relations_written
+            out.omissions.extend(t.omissions)
+            out.notes.extend(t.notes)
+            out.files.update(t.files)
+            for k, v in t.extra.items():
+                out.extra[k] = out.extra.get(k, 0) + v
+        return out
+
     @property
     def spans_reported(self) -> int:
         return sum(1 for o in self.omissions if o.kind == "span")

@@ -55,14 +55,16 @@ def brat_label(label: str) -> str:
 def file_stems(doc_ids: Sequence[str]) -> list[str]:
     """Return one distinct file stem per doc id: the id itself when safe, else ``doc<n>``."""
     used: set[str] = set()
-    stems: list[str] = []
-    for n, doc_id in enumerate(doc_ids):
-        stem = doc_id if _SAFE_NAME.match(doc_id) and not doc_id.endswith(".") else f"doc{n:05d}"
-        while stem.lower() in used:  # case-insensitive file systems
-            stem = f"{stem}_{n}"
-        used.add(stem.lower())
-        stems.append(stem)
-    return stems
+    return [next_stem(doc_id, n, used) for n, doc_id in enumerate(doc_ids)]
+
+
+def next_stem(doc_id: str, n: int, used: set[str]) -> str:
+    """Return the stem of the ``n``-th doc id (from 0) not in ``used``, and add it there."""
+    stem = doc_id if _SAFE_NAME.match(doc_id) and not doc_id.endswith(".") else f"doc{n:05d}"
+    while stem.lower() in used:  # case-insensitive file systems
+        stem = f"{stem}_{n}"
+    used.add(stem.lower())
+    return stem
 
 
 def ann_lines(prep: PreparedDoc, tally: Tally) -> list[str]:
@@ -137,6 +139,48 @@ def annotation_conf(labels: Sequence[str], relation_labels: Sequence[str]) -> st
     return f"[entities]\n{ents}\n\n[relations]\n{rels}\n{overlap}\n\n[events]\n\n[attributes]\n"
 
 
+class BratWriter:
+    """Write ``<split>/<doc>.txt|.ann`` as documents come, with ``annotation.conf`` and, at
+    ``finish()``, each split's ``doc_ids.json``."""
+
+    def __init__(
+        self, out_dir: Path, splits: Sequence[str], labels: Sequence[str], relation_labels: Sequence[str]
+    ) -> None:
+        self.out_dir = out_dir
+        self.splits = list(splits)
+        self.tallies = {split: Tally(FORMAT) for split in self.splits}
+        self._used: dict[str, set[str]] = {split: set() for split in self.splits}
+        self._mapping: dict[str, dict[str, str]] = {split: {} for split in self.splits}
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "annotation.conf").write_text(annotation_conf(labels, relation_labels), encoding="utf-8")
+        for split in self.splits:
+            (out_dir / split).mkdir()
+
+    def __enter__(self) -> BratWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def add(self, prep: PreparedDoc, split: str, doc: object = None) -> None:
+        mapping = self._mapping[split]
+        stem = next_stem(prep.doc_id, len(mapping), self._used[split])
+        mapping[stem] = prep.doc_id
+        split_dir = self.out_dir / split
+        with open(split_dir / f"{stem}.txt", "w", encoding="utf-8", newline="") as f:
+            f.write(prep.record.text)
+        with open(split_dir / f"{stem}.ann", "w", encoding="utf-8", newline="\n") as f:
+            f.writelines(line + "\n" for line in ann_lines(prep, self.tallies[split]))
+
+    def finish(self) -> Tally:
+        for split in self.splits:
+            (self.out_dir / split / "doc_ids.json").write_text(
+                json.dumps(self._mapping[split], indent=2, ensure_ascii=False) + "\n", "utf-8"
+            )
+            self.tallies[split].files[split] = f"{split}/"
+        return Tally.merge(FORMAT, [self.tallies[s] for s in self.splits])
+
+
 def write_split_brat(
     by_split: Mapping[str, Sequence[PreparedDoc]],
     out_dir: Path,
@@ -144,24 +188,11 @@ def write_split_brat(
     relation_labels: Sequence[str],
 ) -> Tally:
     """Write ``<split>/<doc>.txt|.ann`` and ``annotation.conf`` in ``out_dir``. Returns the tally."""
-    tally = Tally(FORMAT)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "annotation.conf").write_text(annotation_conf(labels, relation_labels), encoding="utf-8")
-    for split, preps in by_split.items():
-        split_dir = out_dir / split
-        split_dir.mkdir()
-        stems = file_stems([p.doc_id for p in preps])
-        for stem, prep in zip(stems, preps, strict=True):
-            with open(split_dir / f"{stem}.txt", "w", encoding="utf-8", newline="") as f:
-                f.write(prep.record.text)
-            with open(split_dir / f"{stem}.ann", "w", encoding="utf-8", newline="\n") as f:
-                f.writelines(line + "\n" for line in ann_lines(prep, tally))
-        mapping = {stem: prep.doc_id for stem, prep in zip(stems, preps, strict=True)}
-        (split_dir / "doc_ids.json").write_text(
-            json.dumps(mapping, indent=2, ensure_ascii=False) + "\n", "utf-8"
-        )
-        tally.files[split] = f"{split}/"
-    return tally
+    with BratWriter(out_dir, list(by_split), labels, relation_labels) as writer:
+        for split, preps in by_split.items():
+            for prep in preps:
+                writer.add(prep, split)
+        return writer.finish()
 
 
 def read_brat_dir(path: str | os.PathLike[str]) -> list[Record]:

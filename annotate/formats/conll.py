@@ -6,6 +6,7 @@ Relations and overlapping spans cannot be written here; the overlap policy (see
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -30,16 +31,41 @@ def write_conll(f: IO[str], preps: Sequence[PreparedDoc], tally: Tally) -> None:
             f.write("\n")
 
 
+class ConllWriter:
+    """Write ``<split>.conll`` for each split as documents come; ``finish()`` returns the tally."""
+
+    def __init__(self, out_dir: Path, splits: Sequence[str]) -> None:
+        self.splits = list(splits)
+        self.tallies = {split: Tally(FORMAT) for split in self.splits}
+        self._stack = contextlib.ExitStack()
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self._files: dict[str, IO[str]] = {}
+        for split in self.splits:
+            path = out_dir / f"{split}.conll"
+            self._files[split] = self._stack.enter_context(open(path, "w", encoding="utf-8", newline="\n"))
+            self.tallies[split].files[split] = path.name
+
+    def __enter__(self) -> ConllWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    def add(self, prep: PreparedDoc, split: str, doc: object = None) -> None:
+        write_conll(self._files[split], [prep], self.tallies[split])
+
+    def finish(self) -> Tally:
+        self._stack.close()
+        return Tally.merge(FORMAT, [self.tallies[s] for s in self.splits])
+
+
 def write_split_conll(by_split: Mapping[str, Sequence[PreparedDoc]], out_dir: Path) -> Tally:
     """Write ``<split>.conll`` in ``out_dir`` for each split. Returns the tally."""
-    tally = Tally(FORMAT)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for split, preps in by_split.items():
-        path = out_dir / f"{split}.conll"
-        with open(path, "w", encoding="utf-8", newline="\n") as f:
-            write_conll(f, preps, tally)
-        tally.files[split] = path.name
-    return tally
+    with ConllWriter(out_dir, list(by_split)) as writer:
+        for split, preps in by_split.items():
+            for prep in preps:
+                writer.add(prep, split)
+        return writer.finish()
 
 
 def read_conll(path: str | os.PathLike[str]) -> Iterator[list[list[tuple[str, str]]]]:

@@ -7,9 +7,11 @@ a tag's index is stable across splits.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import IO
 
 from annotate.fileio import dumps_line
 from annotate.formats.iob import iob_sentences, tally_token_format
@@ -26,26 +28,56 @@ def tag_names(labels: Sequence[str]) -> list[str]:
     return out
 
 
+class HfWriter:
+    """Write ``<split>.jsonl`` for each split as documents come, and ``labels.json`` at ``finish()``."""
+
+    def __init__(self, out_dir: Path, splits: Sequence[str], labels: Sequence[str]) -> None:
+        self.out_dir = out_dir
+        self.labels = list(labels)
+        self.splits = list(splits)
+        self.tallies = {split: Tally(FORMAT) for split in self.splits}
+        self._stack = contextlib.ExitStack()
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self._files: dict[str, IO[str]] = {}
+        for split in self.splits:
+            path = out_dir / f"{split}.jsonl"
+            self._files[split] = self._stack.enter_context(open(path, "w", encoding="utf-8", newline="\n"))
+            self.tallies[split].files[split] = path.name
+
+    def __enter__(self) -> HfWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    def add(self, prep: PreparedDoc, split: str, doc: object = None) -> None:
+        tally_token_format(self.tallies[split], prep)
+        f = self._files[split]
+        for n, sentence in enumerate(iob_sentences(prep)):
+            row = {
+                "id": f"{prep.doc_id}:{n}",
+                "doc_id": prep.doc_id,
+                "tokens": sentence.tokens,
+                "ner_tags": sentence.tags,
+            }
+            f.write(dumps_line(row) + "\n")
+
+    def finish(self) -> Tally:
+        self._stack.close()
+        tally = Tally.merge(FORMAT, [self.tallies[s] for s in self.splits])
+        (self.out_dir / "labels.json").write_text(
+            json.dumps(tag_names(self.labels), indent=2) + "\n", encoding="utf-8"
+        )
+        tally.files["labels"] = "labels.json"
+        return tally
+
+
 def write_split_hf(
     by_split: Mapping[str, Sequence[PreparedDoc]], out_dir: Path, labels: Sequence[str]
 ) -> Tally:
     """Write ``<split>.jsonl`` and ``labels.json`` in ``out_dir``. Returns the tally."""
-    tally = Tally(FORMAT)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for split, preps in by_split.items():
-        path = out_dir / f"{split}.jsonl"
-        with open(path, "w", encoding="utf-8", newline="\n") as f:
+    with HfWriter(out_dir, list(by_split), labels) as writer:
+        for split, preps in by_split.items():
             for prep in preps:
-                tally_token_format(tally, prep)
-                for n, sentence in enumerate(iob_sentences(prep)):
-                    row = {
-                        "id": f"{prep.doc_id}:{n}",
-                        "doc_id": prep.doc_id,
-                        "tokens": sentence.tokens,
-                        "ner_tags": sentence.tags,
-                    }
-                    f.write(dumps_line(row) + "\n")
-        tally.files[split] = path.name
-    (out_dir / "labels.json").write_text(json.dumps(tag_names(labels), indent=2) + "\n", encoding="utf-8")
-    tally.files["labels"] = "labels.json"
-    return tally
+                writer.add(prep, split)
+        return writer.finish()

@@ -8,12 +8,18 @@
   offsets; they are reported, not in ``doc.spans``);
 - ``user_data`` holds ``doc_id``, ``doc_hash`` and ``source`` (``file:line``). DocBins are
   written with ``store_user_data=True`` so all of it survives serialisation.
+
+A split of at most ``SHARD_DOCS`` documents is one file, ``<split>.spacy``; a larger one is a
+directory ``<split>/`` of shards ``000.spacy``, ``001.spacy``, ... of ``SHARD_DOCS`` documents
+each, so that a writer holds one shard at a time. ``spacy train``, ``spacy debug data`` and
+``read_docbin`` take either form.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +28,7 @@ from spacy.tokens import Doc, DocBin
 from spacy.vocab import Vocab
 
 from annotate.alignment import Refused
+from annotate.errors import AnnotateError
 from annotate.model import Record, Relation, Span
 from annotate.prepared import PreparedDoc, Tally
 
@@ -29,6 +36,8 @@ FORMAT = "spacy"
 DEFAULT_SPAN_KEY = "sc"
 USER_DATA_KEY = "annotate"
 REL_EXTENSION = "rel"
+#: Documents a DocBin holds before it is written out as a shard.
+SHARD_DOCS = 1000
 
 
 def ensure_rel_extension() -> None:
@@ -38,12 +47,23 @@ def ensure_rel_extension() -> None:
 
 
 def to_doc(
-    prep: PreparedDoc, nlp: Language, *, span_key: str = DEFAULT_SPAN_KEY, tally: Tally | None = None
+    prep: PreparedDoc,
+    nlp: Language,
+    *,
+    span_key: str = DEFAULT_SPAN_KEY,
+    tally: Tally | None = None,
+    doc: Doc | None = None,
 ) -> Doc:
-    """Return the Doc for one prepared record; what it cannot hold goes to ``tally``."""
+    """Return the Doc for one prepared record; what it cannot hold goes to ``tally``.
+
+    ``doc`` is the record's text as ``nlp.make_doc`` tokenised it for ``prep`` (its token
+    indexes are the ones ``prep`` holds); it is filled in and returned, which saves tokenising
+    the text a second time. Without it the text is tokenised here.
+    """
     ensure_rel_extension()
     record = prep.record
-    doc = nlp.make_doc(record.text)
+    if doc is None:
+        doc = nlp.make_doc(record.text)
     spans = record.entities
     in_group = [i for i in range(len(spans)) if prep.aligned(i) is not None]
     group = []
@@ -110,15 +130,120 @@ def to_doc(
     return doc
 
 
+@contextlib.contextmanager
+def cached_msgpack_encoders() -> Iterator[None]:
+    """Within this block, srsly's msgpack encoder registry answers from a snapshot taken on entry.
+
+    Why: srsly's ``Packer.__init__`` calls catalogue's ``Registry.get_all()``, which scans the
+    ``importlib.metadata`` entry points, on every ``packb``; ``DocBin.add`` packs three times a
+    document, and that scan was about half its time. Nothing registers msgpack encoders while a
+    DocBin is written, so the snapshot gives the same encoders. The snapshot shadows the method
+    on the registry object and is removed on exit; a nested block keeps the outer snapshot.
+    (Another thread registering an encoder during the block would not be seen until it ends.)
+    """
+    from srsly.msgpack import msgpack_encoders as registry
+
+    if "get_all" in vars(registry):  # already inside a block
+        yield
+        return
+    snapshot = registry.get_all()
+    registry.get_all = lambda: dict(snapshot)  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        del registry.get_all
+
+
 def write_docbin(path: str | os.PathLike[str], docs: Iterable[Doc]) -> int:
     """Write ``docs`` to a ``.spacy`` file with their user data. Returns the count."""
-    db = DocBin(store_user_data=True)
-    n = 0
-    for doc in docs:
-        db.add(doc)
-        n += 1
-    db.to_disk(Path(path))
+    with cached_msgpack_encoders():
+        db = DocBin(store_user_data=True)
+        n = 0
+        for doc in docs:
+            db.add(doc)
+            n += 1
+        db.to_disk(Path(path))
     return n
+
+
+class DocBinWriter:
+    """Write each split's Docs as they come, holding at most one shard (``SHARD_DOCS`` Docs) a split.
+
+    ``split_docs`` gives how many documents each split will get (known before writing, from the
+    split assignment): a split of at most ``shard_docs`` becomes ``<split>.spacy``, a larger one
+    ``<split>/NNN.spacy``. Use as a context manager (for the msgpack cache), ``add`` each
+    document, then ``finish()`` for the tally.
+    """
+
+    def __init__(
+        self,
+        out_dir: Path,
+        nlp: Language,
+        split_docs: Mapping[str, int],
+        *,
+        span_key: str = DEFAULT_SPAN_KEY,
+        shard_docs: int = SHARD_DOCS,
+    ) -> None:
+        self.out_dir = out_dir
+        self.nlp = nlp
+        self.span_key = span_key
+        self.shard_docs = max(1, shard_docs)
+        self.split_docs = dict(split_docs)
+        self.tallies = {split: Tally(FORMAT) for split in split_docs}
+        self._bins: dict[str, DocBin] = {}
+        self._shards = dict.fromkeys(split_docs, 0)
+        self._written = dict.fromkeys(split_docs, 0)
+        self._cache = contextlib.ExitStack()
+        out_dir.mkdir(parents=True, exist_ok=True)
+
+    def __enter__(self) -> DocBinWriter:
+        self._cache.enter_context(cached_msgpack_encoders())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._cache.close()
+
+    def _sharded(self, split: str) -> bool:
+        return self.split_docs[split] > self.shard_docs
+
+    def add(self, prep: PreparedDoc, split: str, doc: Doc | None = None) -> None:
+        """Convert one prepared record (``doc``: its tokenised text, see ``to_doc``) into ``split``."""
+        db = self._bins.get(split)
+        if db is None:
+            db = self._bins[split] = DocBin(store_user_data=True)
+        db.add(to_doc(prep, self.nlp, span_key=self.span_key, tally=self.tallies[split], doc=doc))
+        self._written[split] += 1
+        if len(db) >= self.shard_docs and self._sharded(split):
+            self._flush(split)
+
+    def _flush(self, split: str) -> None:
+        db = self._bins.pop(split, None)
+        if self._sharded(split):
+            if db is None or len(db) == 0:
+                return
+            n_shards = -(-self.split_docs[split] // self.shard_docs)
+            width = max(3, len(str(n_shards - 1)))
+            shard_dir = self.out_dir / split
+            shard_dir.mkdir(exist_ok=True)
+            db.to_disk(shard_dir / f"{self._shards[split]:0{width}d}.spacy")
+            self._shards[split] += 1
+        else:
+            # An empty split still gets its (empty) file, as readers expect one per split.
+            (db or DocBin(store_user_data=True)).to_disk(self.out_dir / f"{split}.spacy")
+
+    def finish(self) -> Tally:
+        """Write what is left; return the tally (splits in the order of ``split_docs``)."""
+        for split in self.split_docs:
+            if self._written[split] != self.split_docs[split]:
+                # A bug, not a data problem: the split assignment and the documents disagree.
+                raise AnnotateError(
+                    f"split {split!r}: {self._written[split]} documents written, "
+                    f"{self.split_docs[split]} announced",
+                    code="E189",
+                )
+            self._flush(split)
+            self.tallies[split].files[split] = f"{split}/" if self._sharded(split) else f"{split}.spacy"
+        return Tally.merge(FORMAT, [self.tallies[s] for s in self.split_docs])
 
 
 def write_split_docbins(
@@ -128,21 +253,29 @@ def write_split_docbins(
     *,
     span_key: str = DEFAULT_SPAN_KEY,
 ) -> Tally:
-    """Write ``<split>.spacy`` in ``out_dir`` for each split. Returns the tally."""
-    tally = Tally(FORMAT)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for split, preps in by_split.items():
-        path = out_dir / f"{split}.spacy"
-        write_docbin(path, (to_doc(p, nlp, span_key=span_key, tally=tally) for p in preps))
-        tally.files[split] = path.name
-    return tally
+    """Write each split of ``by_split`` (``<split>.spacy``, or shards) in ``out_dir``. Returns the tally."""
+    sizes = {split: len(preps) for split, preps in by_split.items()}
+    with DocBinWriter(out_dir, nlp, sizes, span_key=span_key) as writer:
+        for split, preps in by_split.items():
+            for p in preps:
+                writer.add(p, split)
+        return writer.finish()
+
+
+def docbin_files(path: str | os.PathLike[str]) -> list[Path]:
+    """Return the ``.spacy`` files at ``path``: the file itself, or a shard directory's files in order."""
+    p = Path(path)
+    if not p.is_dir():
+        return [p]
+    return sorted(p.glob("*.spacy"), key=lambda f: (len(f.stem), f.stem))
 
 
 def read_docbin(path: str | os.PathLike[str], *, vocab: Vocab | None = None) -> list[Record]:
-    """Return the records a DocBin written here holds: spans from ``doc.spans`` (then those no
-    token could hold, from user data), relations from user data."""
-    docs = DocBin().from_disk(Path(path)).get_docs(vocab or Vocab())
-    return [doc_to_record(doc) for doc in docs]
+    """Return the records a DocBin written here holds (``path``: a ``.spacy`` file or a directory of
+    shards): spans from ``doc.spans`` (then those no token could hold, from user data), relations
+    from user data."""
+    vocab = vocab or Vocab()
+    return [doc_to_record(doc) for f in docbin_files(path) for doc in DocBin().from_disk(f).get_docs(vocab)]
 
 
 def doc_to_record(doc: Doc) -> Record:
