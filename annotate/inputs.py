@@ -21,12 +21,13 @@ fatal.
 from __future__ import annotations
 
 import fnmatch
+import itertools
 import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from annotate.model import text_hash
 
@@ -98,9 +99,14 @@ def _text_doc(data: bytes, source: str, doc_id: str) -> Iterator[InputDoc | Prob
     yield InputDoc(text=text, doc_id=doc_id, source=source)
 
 
-def _jsonl_docs(data: bytes, source: str, name: str, text_key: str) -> Iterator[InputDoc | Problem]:
-    # Split on LF only: a CR inside a line is JSON whitespace, and a bad line stays one problem.
-    for lineno, raw in enumerate(data.split(b"\n"), start=1):
+def _jsonl_docs(
+    lines: Iterable[bytes], source: str, name: str, text_key: str
+) -> Iterator[InputDoc | Problem]:
+    # Lines of a binary file end at LF only: a CR inside a line is JSON whitespace, and a
+    # bad line stays one problem. Read one line at a time, so memory does not grow with the file.
+    for lineno, raw in enumerate(lines, start=1):
+        if raw.endswith(b"\n"):
+            raw = raw[:-1]
         if lineno == 1 and raw.startswith(BOM.encode("utf-8")):
             # The mark frames the file; it is not part of any document's text.
             raw = raw[3:]
@@ -147,14 +153,33 @@ def _matches(rel: str, glob: str) -> bool:
 
 def _file_docs(path: Path, source: str, name: str, text_key: str) -> Iterator[InputDoc | Problem]:
     try:
-        data = path.read_bytes()
+        f = open(path, "rb")
     except OSError as e:
         yield Problem(source, f"cannot read: {e.strerror}", "E101")
         return
-    if path.suffix.lower() in JSONL_SUFFIXES:
-        yield from _jsonl_docs(data, source, name, text_key)
+    with f:
+        if path.suffix.lower() in JSONL_SUFFIXES:
+            yield from _jsonl_docs(f, source, name, text_key)
+            return
+        try:
+            data = f.read()
+        except OSError as e:
+            yield Problem(source, f"cannot read: {e.strerror}", "E101")
+            return
+    yield from _text_doc(data, source, name)
+
+
+def _stdin_docs(stdin: IO[bytes], text_key: str) -> Iterator[InputDoc | Problem]:
+    # JSONL when the first non-blank byte is "{": look at the leading lines only, then stream.
+    head: list[bytes] = []
+    for raw in stdin:
+        head.append(raw)
+        if raw.lstrip(BOM.encode("utf-8") + b" \t\r\n"):
+            break
+    if head and head[-1].lstrip(BOM.encode("utf-8") + b" \t\r\n").startswith(b"{"):
+        yield from _jsonl_docs(itertools.chain(head, stdin), "-", "stdin", text_key)
     else:
-        yield from _text_doc(data, source, name)
+        yield from _text_doc(b"".join(head) + stdin.read(), "-", "stdin")
 
 
 def read_documents(
@@ -183,11 +208,7 @@ def read_documents(
 def _read_all(inputs: Sequence[str], *, text_key: str, glob: str) -> Iterator[InputDoc | Problem]:
     for arg in inputs:
         if arg == "-":
-            data = sys.stdin.buffer.read()
-            if data.lstrip(BOM.encode("utf-8") + b" \t\r\n").startswith(b"{"):
-                yield from _jsonl_docs(data, "-", "stdin", text_key)
-            else:
-                yield from _text_doc(data, "-", "stdin")
+            yield from _stdin_docs(sys.stdin.buffer, text_key)
             continue
         path = Path(arg)
         if path.is_dir():

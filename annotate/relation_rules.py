@@ -100,6 +100,27 @@ class RelationRule(ABC):
         # Without lemmas words are matched as written (list "talks" too); the pipeline then
         # runs no tagger and lemmatizer, which is faster.
         self.lemmas: bool = spec.get("lemmas", True)
+        # Labels that can be a head (a tail) of the relation type: an entity with neither is
+        # passed over before any walk, since find_relations would drop its pairs anyway.
+        # None: the type allows every pair. Undirected types allow both orders.
+        allowed = relation.allowed
+        if allowed:
+            heads = {h for h, _ in allowed}
+            tails = {t for _, t in allowed}
+            if not relation.directed:
+                heads = tails = heads | tails
+            self.head_labels: frozenset[str] | None = frozenset(heads)
+            self.tail_labels: frozenset[str] | None = frozenset(tails)
+        else:
+            self.head_labels = self.tail_labels = None
+
+    def can_head(self, ent: Span) -> bool:
+        """Return whether ``ent``'s label may be the head of some allowed pair."""
+        return self.head_labels is None or ent.label_ in self.head_labels
+
+    def can_tail(self, ent: Span) -> bool:
+        """Return whether ``ent``'s label may be the tail of some allowed pair."""
+        return self.tail_labels is None or ent.label_ in self.tail_labels
 
     def _words(self, key: str, default: Sequence[str] = ()) -> list[str]:
         value = self.spec.get(key, list(default))
@@ -140,6 +161,10 @@ class EntityIndex(dict[int, int]):
         self._doc = doc
         self._sents: list[Span] | None = None
         self._sent_of: list[int] = []
+        self._ancestors: dict[int, list[Token]] = {}
+        # Per-rule, per-sentence answers (e.g. "does this sentence hold a context word"),
+        # so that a rule walks a sentence once, not once per entity in it.
+        self.memo: dict[tuple[int, str, int], bool] = {}
 
     @property
     def sents(self) -> list[Span]:
@@ -154,6 +179,17 @@ class EntityIndex(dict[int, int]):
     def sent_of(self, token_i: int) -> Span:
         """Return the sentence holding token ``token_i``."""
         return self.sents[self._sent_of[token_i]]
+
+    def ancestors(self, token: Token) -> list[Token]:
+        """Return ``token`` and its heads up to the root (computed once per token)."""
+        chain = self._ancestors.get(token.i)
+        if chain is None:
+            chain = self._ancestors[token.i] = _ancestors(token)
+        return chain
+
+    def path(self, a: Token, b: Token) -> tuple[list[Token], Token] | None:
+        """:func:`dependency_path` with the ancestor chains cached."""
+        return _path(self.ancestors(a), self.ancestors(b))
 
 
 def token_entity_map(doc: Doc, ents: Sequence[Span]) -> EntityIndex:
@@ -171,8 +207,10 @@ def _ancestors(token: Token) -> list[Token]:
 def dependency_path(a: Token, b: Token) -> tuple[list[Token], Token] | None:
     """Return (the tokens on the tree path from ``a`` to ``b``, both included; their lowest
     common ancestor), or None when they are in different trees."""
-    up_a = _ancestors(a)
-    up_b = _ancestors(b)
+    return _path(_ancestors(a), _ancestors(b))
+
+
+def _path(up_a: list[Token], up_b: list[Token]) -> tuple[list[Token], Token] | None:
     index_b = {t.i: k for k, t in enumerate(up_b)}
     for k, t in enumerate(up_a):
         if t.i in index_b:
@@ -276,6 +314,8 @@ class DependencyMatcherRule(RelationRule):
         return self._matchers[key]
 
     def pairs(self, doc: Doc, ents: Sequence[Span], token_ent: EntityIndex) -> Iterator[tuple[int, int]]:
+        if not (any(self.can_head(e) for e in ents) and any(self.can_tail(e) for e in ents)):
+            return  # no match could give an allowed pair: do not run the matcher
         for match_id, token_ids in self._matcher(doc)(doc):
             i = int(doc.vocab.strings[match_id].rsplit("#", 1)[1])
             ids = [n["RIGHT_ID"] for n in self.patterns[i]]
@@ -352,8 +392,13 @@ class TriggerRule(RelationRule):
 
     def pairs(self, doc: Doc, ents: Sequence[Span], token_ent: EntityIndex) -> Iterator[tuple[int, int]]:
         roots = token_ent.roots
+        allows = self.relation.allows
         by_sent: dict[int, list[int]] = {}
         for i, e in enumerate(ents):
+            # Only entities that can take part in an allowed pair, and are not a place or
+            # time ("in Paris"); both are per entity, so they are settled once, not per pair.
+            if not (self.can_head(e) or self.can_tail(e)) or self._is_place_or_time(roots[i]):
+                continue
             by_sent.setdefault(token_ent.sent_of(e.start).start, []).append(i)
         for inside in by_sent.values():
             for x, i in enumerate(inside):
@@ -361,10 +406,10 @@ class TriggerRule(RelationRule):
                     a, b = ents[i], ents[j]
                     if a.end > b.start and b.end > a.start:
                         continue
-                    ra, rb = roots[i], roots[j]
-                    if any(self._is_place_or_time(r) for r in (ra, rb)):
+                    if not (allows(a.label_, b.label_) or allows(b.label_, a.label_)):
                         continue
-                    found = dependency_path(ra, rb)
+                    ra, rb = roots[i], roots[j]
+                    found = token_ent.path(ra, rb)
                     if found is None:
                         continue
                     path, lca = found
@@ -377,9 +422,9 @@ class TriggerRule(RelationRule):
                         continue
                     if any(is_negated(t, self.negators) for t in inner):
                         continue
-                    if self.relation.allows(a.label_, b.label_):
+                    if allows(a.label_, b.label_):
                         yield i, j
-                    elif self.relation.allows(b.label_, a.label_):
+                    else:
                         yield j, i
 
 
@@ -415,12 +460,24 @@ class TitleRule(RelationRule):
     def needs(self) -> frozenset[str]:
         return frozenset({"parser", "lemmatizer"} if self.of_context and self.lemmas else {"parser"})
 
+    def _about_leaders(self, token_ent: EntityIndex, token_i: int) -> bool:
+        """Return whether the sentence of ``token_i`` holds an ``of_context`` word (each
+        sentence is read once per rule)."""
+        sent = token_ent.sent_of(token_i)
+        key = (id(self), "of_context", sent.start)
+        known = token_ent.memo.get(key)
+        if known is None:
+            known = token_ent.memo[key] = any(_match(t, self.of_context) for t in sent)
+        return known
+
     def _is_title(self, tokens: Sequence[Token]) -> bool:
         return " ".join(t.lower_ for t in tokens) in self.titles
 
     def pairs(self, doc: Doc, ents: Sequence[Span], token_ent: EntityIndex) -> Iterator[tuple[int, int]]:
         ends = {e.end: i for i, e in enumerate(ents)}
         for p, person in enumerate(ents):
+            if not self.can_head(person):
+                continue
             # Before the name: <org> ['s] <title> <person>.
             for k in range(1, self.longest + 2):
                 start = person.start - k
@@ -453,7 +510,7 @@ class TitleRule(RelationRule):
                         if t.head.i == child.i or (t.head.dep_ == "prep" and t.head.head.i == child.i):
                             yield p, o
             # <person> of <place>, in a sentence about leaders.
-            if self.of_context and any(_match(t, self.of_context) for t in token_ent.sent_of(person.start)):
+            if self.of_context and self._about_leaders(token_ent, person.start):
                 for prep in root.children:
                     if prep.dep_ == "prep" and prep.lower_ == "of":
                         for pobj in prep.children:
@@ -529,6 +586,8 @@ class CoordinationRule(RelationRule):
         return out
 
     def pairs(self, doc: Doc, ents: Sequence[Span], token_ent: EntityIndex) -> Iterator[tuple[int, int]]:
+        if not (any(self.can_head(e) for e in ents) and any(self.can_tail(e) for e in ents)):
+            return  # no member (head) or no group (tail) of an allowed pair
         for verb in doc:
             lemma = verb.lemma_.lower() or verb.lower_
             member_first = lemma in self.member_verbs
