@@ -616,10 +616,40 @@ class DoccanoAPI:
             what=f"create {kind} type {body.get('text')!r}",
         ).json()
 
-    def count_examples(self, project_id: int) -> int:
-        """Return how many examples a project holds (one cheap request)."""
-        data = self.get_json(f"projects/{int(project_id)}/examples", params={"limit": 1, "offset": 0})
+    def count_examples(self, project_id: int, *, params: dict[str, Any] | None = None) -> int:
+        """Return how many examples a project holds (one cheap request); ``params`` filter them."""
+        data = self.get_json(
+            f"projects/{int(project_id)}/examples",
+            params={**(params or {}), "limit": 1, "offset": 0},
+            what="count examples",
+        )
         return int(data.get("count", 0)) if isinstance(data, dict) else len(data)
+
+    def probe_examples(self, project_id: int) -> tuple[int, int | None, dict[str, Any] | None]:
+        """Return ``(count, newest example id, newest example)`` in one cheap request.
+
+        ``ordering=-created_at`` is one of the example list's ``ordering_fields`` in Doccano 1.8.4
+        and overrides the project's own order (random order included); ``limit=1`` keeps the
+        answer to a single serialised example whatever the project's size.
+        """
+        data = self.get_json(
+            f"projects/{int(project_id)}/examples",
+            params={"limit": 1, "offset": 0, "ordering": "-created_at"},
+            what="probe examples",
+        )
+        items = data.get("results", []) if isinstance(data, dict) else list(data)
+        count = int(data.get("count", len(items))) if isinstance(data, dict) else len(items)
+        newest = dict(items[0]) if items else None
+        return count, (int(newest["id"]) if newest else None), newest
+
+    def list_confirmed_ids(self, project_id: int) -> set[int]:
+        """Return the ids of the examples someone confirmed (collaborative projects).
+
+        Doccano 1.8.4's ``?confirmed=true`` filter counts every user's confirmation in a
+        collaborative project (only the caller's otherwise), the same rule as ``is_confirmed``;
+        only the confirmed examples go through the (slow, per-example) serializer.
+        """
+        return {int(ex["id"]) for ex in self.list_examples(project_id, params={"confirmed": "true"})}
 
     def list_examples(
         self, project_id: int, *, params: dict[str, Any] | None = None, page_size: int = 250, threads: int = 4
@@ -730,16 +760,16 @@ class DoccanoAPI:
         """Return a Celery task's status: ``{"ready", "result", "error"}``."""
         return self.get_json(f"tasks/status/{task_id}", what="task status")
 
-    def wait_task(
-        self, task_id: str, *, timeout: float, what: str, poll: float = 0.1, max_poll: float = 0.5
-    ) -> Any:
+    def wait_task(self, task_id: str, *, timeout: float, what: str, poll: float = 0.1) -> Any:
         """Poll a task until it is ready; return its result.
 
+        The pause between polls is flat and short: an import or export of a thousand documents
+        takes seconds, and a status GET costs milliseconds, so backing off would only find the
+        finished task late. The last pause is cut so that no poll falls after ``timeout``.
         Raises TaskFailed when the task failed (with its error) or is not ready after ``timeout``
         seconds (the usual cause: no Celery worker, or one on another database).
         """
         deadline = time.monotonic() + timeout
-        pause = poll
         while True:
             status = self.task_status(task_id)
             if status.get("ready"):
@@ -748,14 +778,14 @@ class DoccanoAPI:
                     text = err.get("text") if isinstance(err, dict) else str(err)
                     raise TaskFailed(self._redact(f"{what}: the Doccano task failed: {text}"))
                 return status.get("result")
-            if time.monotonic() >= deadline:
+            left = deadline - time.monotonic()
+            if left <= 0:
                 raise TaskFailed(
                     f"{what}: the Doccano task was not done after {timeout:.0f} s",
                     hint="is the Celery worker running, on the same database as the web server? "
                     "see `annotate server logs`",
                 )
-            time.sleep(pause)
-            pause = min(max_poll, pause * 1.5)
+            time.sleep(max(0.0, min(poll, left)))
 
     def import_errors(self, result: Any) -> list[str]:
         """Return the per-line errors an import task reported (``file:line: message``)."""
