@@ -397,30 +397,113 @@ def _untouched(api: Any, project_id: int, held: Held, labels: _Labels) -> bool:
 
 
 class Ledger:
-    """The batch in flight for one project: its import task id and doc_ids. Survives ``kill -9``."""
+    """Per project: the batch in flight (import task id, doc_ids), which survives ``kill -9``, and
+    what the project held after the last complete push (see :func:`_held_from_state`)."""
 
     def __init__(self, directory: Path, url: str, project_id: int) -> None:
         key = hashlib.sha256(f"{url}#{project_id}".encode()).hexdigest()[:16]
         self.path = directory / f"{key}.json"
 
-    def load(self) -> list[dict[str, Any]]:
+    def _read(self) -> dict[str, Any]:
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
         except (FileNotFoundError, ValueError):
-            return []
-        return list(data.get("batches", [])) if isinstance(data, dict) else []
+            return {}
+        return data if isinstance(data, dict) else {}
 
-    def save(self, batches: list[dict[str, Any]]) -> None:
+    def _write(self, data: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        if not batches:
+        data = {k: v for k, v in data.items() if v}
+        if not data:
             self.path.unlink(missing_ok=True)
             return
         tmp = self.path.with_suffix(".tmp")
         with tmp.open("w", encoding="utf-8") as f:
-            json.dump({"batches": batches}, f)
+            json.dump(data, f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, self.path)
+
+    def load(self) -> list[dict[str, Any]]:
+        """Return the batches in flight (empty when the last push finished its uploads)."""
+        return list(self._read().get("batches") or [])
+
+    def save(self, batches: list[dict[str, Any]]) -> None:
+        data = self._read()
+        if batches:
+            # Uploads are under way: what the project held before them is no longer true.
+            data.pop("state", None)
+        data["batches"] = batches
+        self._write(data)
+
+    def load_state(self) -> dict[str, Any] | None:
+        """Return what the project held after the last complete push, if recorded."""
+        state = self._read().get("state")
+        return state if isinstance(state, dict) else None
+
+    def save_state(self, state: dict[str, Any] | None) -> None:
+        data = self._read()
+        if state is None and "state" not in data:
+            return
+        data["state"] = state
+        self._write(data)
+
+
+def _project_mark(proj: dict[str, Any]) -> str:
+    """Return what tells this project from a later one that got the same id."""
+    return f"{proj.get('id')}|{proj.get('created_at')}"
+
+
+def _state_for(
+    proj: dict[str, Any], count: int, newest: int | None, held: dict[str, list[Held]]
+) -> dict[str, Any] | None:
+    """Return the ledger state for a project holding ``held`` (None if it cannot be recorded).
+
+    Only a project where every doc_id has one copy is recorded: several copies are what
+    :func:`_repair` inspects, and that needs the full listing.
+    """
+    if any(len(copies) != 1 for copies in held.values()):
+        return None
+    return {
+        "project": _project_mark(proj),
+        "count": count,
+        "newest": newest,
+        "docs": {doc_id: [c[0].doc_hash, c[0].task_hash] for doc_id, c in held.items()},
+    }
+
+
+def _held_from_state(
+    state: dict[str, Any] | None,
+    proj: dict[str, Any],
+    count: int,
+    newest: int | None,
+    wanted: dict[str, Record],
+    update: bool,
+) -> dict[str, list[Held]] | None:
+    """Return what the project holds, from the ledger, or None when the full listing is needed.
+
+    The ledger is trusted only while the server agrees: the probe just read ``count`` and the
+    ``newest`` example id from it. An example added since changes the newest id (ids and
+    creation times only grow) and one deleted changes the count, so either sends us back to the
+    full listing. The example ids themselves are not recorded, so an ``update`` that would
+    replace a document (and must first check that nobody touched it) needs the listing too.
+    """
+    if (
+        not state
+        or state.get("project") != _project_mark(proj)
+        or state.get("count") != count
+        or state.get("newest") != newest
+        or not isinstance(state.get("docs"), dict)
+    ):
+        return None
+    held: dict[str, list[Held]] = {}
+    for doc_id, (doc_hash, task_hash) in state["docs"].items():
+        rec = wanted.get(doc_id)
+        if update and rec is not None and doc_hash == rec.doc_hash and task_hash != record_fingerprint(rec):
+            return None
+        # Confirmed/comment state is only read for update and repair, which never use this.
+        held[doc_id] = [Held(0, doc_hash, task_hash, confirmed=False, comments=0)]
+    return held
 
 
 def _default_ledger_dir() -> Path:
@@ -519,14 +602,25 @@ def push(
                 report.warnings.append(f"an earlier push's import task failed: {e.message}")
 
     labels = _Labels(api, pid)
-    examples = api.list_examples(pid)
-    held = _index(examples)
-    total = len(examples)
     wanted = {rec.doc_id: rec for _, rec in tasks}
-    if not dry_run:
-        total -= _repair(api, pid, held, wanted, labels, suspects, report)
-        if leftovers:
-            ledger.save([])
+    # Probe before any listing: a change made while the list is read then shows next time.
+    total, newest, _ = api.probe_examples(pid)
+    state = None if leftovers else ledger.load_state()
+    from_state = _held_from_state(state, proj, total, newest, wanted, update)
+    if from_state is not None:
+        # Nothing was added or deleted since the last push: skip the (slow) full listing.
+        held = from_state
+    else:
+        examples = api.list_examples(pid)
+        held = _index(examples)
+        total = len(examples)
+        if not dry_run:
+            deleted = _repair(api, pid, held, wanted, labels, suspects, report)
+            total -= deleted
+            if leftovers:
+                ledger.save([])
+            # What the project holds now, for the next push (the probe predates the listing).
+            ledger.save_state(None if deleted else _state_for(proj, total, newest, held))
 
     to_upload: list[Record] = []
     to_replace: dict[str, list[int]] = {}
@@ -567,6 +661,8 @@ def push(
         report.seconds = time.monotonic() - t0
         return report
 
+    if to_upload:
+        ledger.save_state(None)
     for start in range(0, len(to_upload), batch_size):
         batch = to_upload[start : start + batch_size]
         _upload_batch(api, pid, batch, to_replace, ledger, timeout)
@@ -576,7 +672,8 @@ def push(
             progress(len(batch))
 
     expected = total - sum(len(ids) for ids in to_replace.values()) + len(to_upload)
-    if suspects or (to_upload and api.count_examples(pid) != expected):
+    count, newest, last = api.probe_examples(pid) if to_upload else (total, newest, None)
+    if suspects or (to_upload and count != expected):
         # The server is the truth: every pushed document must be there exactly once. The count
         # says whether anything is off (a ghost import, a Celery retry); only then is the list
         # fetched and the documents with several copies inspected.
@@ -593,6 +690,15 @@ def push(
                 f"{len(missing)} document(s) are missing after the import, e.g. {missing[0]!r}",
                 hint="run the same push again: it uploads only what is missing",
             )
+    elif to_upload:
+        # The count is as expected and the newest example is one we just imported: record what
+        # the project holds, so that the next push can skip the listing.
+        last_doc = str(((last or {}).get("meta") or {}).get(DOC_ID))
+        last_batch = to_upload[(len(to_upload) - 1) // batch_size * batch_size :]
+        if last_doc in {r.doc_id for r in last_batch}:
+            for rec in to_upload:
+                held[rec.doc_id] = [Held(0, rec.doc_hash, record_fingerprint(rec), False, 0)]
+            ledger.save_state(_state_for(proj, count, newest, held))
     report.seconds = time.monotonic() - t0
     return report
 
