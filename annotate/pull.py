@@ -1,13 +1,17 @@
 """``annotate pull``: a Doccano project back into gold records, written atomically.
 
-The examples themselves (text, meta, confirmed state) always come from the REST example list:
-its meta is exactly what was imported, so nothing needs un-flattening. The annotations come
-either from Doccano's export task (one zip for the whole project) or from two REST calls per
-example; :func:`choose_method` picks the faster for the project's size (measured: see
-``REST_MAX_EXAMPLES``). In a collaborative project ``per_annotator`` uses REST, the only path
-that says who made each span. Without collaborative annotation Doccano's REST lists show only
-the caller's own spans and confirmations, so the export is used: one file per member, which
-also keeps annotators apart; a second export of the approved examples says who confirmed what.
+The annotations come either from Doccano's export task (one zip for the whole project) or from
+two REST calls per example; :func:`choose_method` picks the faster for the project's size
+(measured: see ``REST_MAX_EXAMPLES``). The examples themselves (text, meta, confirmed state)
+come from the REST example list, whose meta is exactly what was imported, except on the export
+path of a collaborative project: there the export rows of examples we pushed carry the same
+text and meta (checked row by row, see ``_example_from_row``), and ``?confirmed=true`` lists the
+confirmed ones, because the full list costs Doccano several queries per example.
+
+In a collaborative project ``per_annotator`` uses REST, the only path that says who made each
+span. Without collaborative annotation Doccano's REST lists show only the caller's own spans
+and confirmations, so the export is used: one file per member, which also keeps annotators
+apart; a second export of the approved examples says who confirmed what.
 
 Every record's ``doc_hash`` stored at push time is checked against its text: a mismatch means
 the text changed on the server, and the pull fails (exit 1) rather than write it.
@@ -50,7 +54,16 @@ from typing import Any
 
 from annotate.errors import DataError, HashMismatch, UsageError
 from annotate.fileio import atomic_write, check_writable, dumps_line, is_stdio
-from annotate.formats.doccano import record_from_parts, repair_export_rows
+from annotate.formats.doccano import (
+    DOC_HASH,
+    DOC_ID,
+    EXPORT_KEYS,
+    META,
+    OUR_META_KEYS,
+    TASK_HASH,
+    record_from_parts,
+    repair_export_rows,
+)
 from annotate.model import Record, text_hash
 from annotate.recipe import Recipe
 
@@ -186,6 +199,80 @@ def _export_annotations(
     return out
 
 
+def _exact_meta(value: Any) -> bool:
+    """True when Doccano's (pandas) export writes ``value`` back exactly.
+
+    pandas rounds floats to 10 decimals, and ints beyond 2**53 may pass through a float.
+    """
+    if isinstance(value, dict):
+        return all(_exact_meta(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_exact_meta(v) for v in value)
+    if isinstance(value, float):
+        return False
+    if isinstance(value, int) and not isinstance(value, bool):
+        return abs(value) < 2**53
+    return True
+
+
+def _example_from_row(row: dict[str, Any]) -> dict[str, Any] | None:
+    """Return the example (as the REST list gives it) of an export row of ours, or None.
+
+    A row is ours when its meta is exactly what a push imports (``doc_id``, ``doc_hash``,
+    ``task_hash`` and the nested ``meta``) and nothing in it can have been altered by the
+    export, so the row's meta equals the example's. Any other row needs the REST list.
+    """
+    meta = {k: row[k] for k in row if k not in EXPORT_KEYS}
+    if set(meta) != set(OUR_META_KEYS):
+        return None
+    if not all(isinstance(meta[k], str) for k in (DOC_ID, DOC_HASH, TASK_HASH)):
+        return None
+    if not isinstance(meta[META], dict) or not _exact_meta(meta[META]):
+        return None
+    if not isinstance(row.get("text"), str):
+        return None
+    return {
+        "id": int(row["id"]),
+        "text": row["text"],
+        "meta": meta,
+        "comment_count": len(row.get("Comments") or []),
+    }
+
+
+def _export_examples(
+    api: Any, pid: int, *, only_approved: bool, progress: Progress | None
+) -> tuple[list[dict[str, Any]], dict[int, tuple[list[ServerSpan], list[ServerRelation]]]]:
+    """Return the examples and their annotations of a collaborative project, from one export.
+
+    The export rows carry text, meta and comments; only the confirmed state is missing, and
+    ``?confirmed=true`` lists just the confirmed examples, side by side with the export task.
+    The full example list (every example through Doccano's slow per-example serializer) is
+    read only when a row's meta may not have survived the export (see :func:`_example_from_row`).
+    """
+    if only_approved:
+        # Doccano exported the confirmed examples alone: every row is confirmed.
+        files = _export_files(api, pid, only_approved=True)
+        confirmed: set[int] = set()
+    else:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            confirmed_f = pool.submit(api.list_confirmed_ids, pid)
+            files = _export_files(api, pid, only_approved=False)
+            confirmed = confirmed_f.result()
+    annotations = _export_annotations(files, per_user=False, progress=progress)
+    rows = [row for rows in files.values() for row in rows]
+    examples: list[dict[str, Any]] = []
+    for row in rows:
+        ex = _example_from_row(row)
+        if ex is None:
+            examples = api.list_examples(pid)
+            if only_approved:
+                examples = [ex for ex in examples if ex.get("is_confirmed")]
+            return examples, annotations
+        ex["is_confirmed"] = only_approved or ex["id"] in confirmed
+        examples.append(ex)
+    return examples, annotations
+
+
 def _merge(spans: list[ServerSpan], rels: list[ServerRelation]) -> tuple[list[Any], list[Any]]:
     """Return spans and relations with duplicates (same offsets and label) folded into one.
 
@@ -251,22 +338,25 @@ def pull(
     # Without collaborative annotation, Doccano's REST lists show only the caller's own spans and
     # confirmations; its export holds every member's, one file each. So the export it is.
     collab = bool(proj.get("collaborative_annotation", True))
-    examples = api.list_examples(pid)
     users: dict[Any, str] = {m["user"]: m["username"] for m in api.list_members(pid)}
     confirmers: dict[int, set[Any]] = defaultdict(set)
     if collab:
-        if only_approved:
-            examples = [ex for ex in examples if ex.get("is_confirmed")]
-        chosen = choose_method(len(examples), per_annotator=per_annotator, method=method)
+        if per_annotator or method != "auto":
+            chosen = choose_method(0, per_annotator=per_annotator, method=method)
+        else:
+            n = api.count_examples(pid, params={"confirmed": "true"} if only_approved else None)
+            chosen = choose_method(n, per_annotator=per_annotator, method=method)
         if chosen == "rest":
+            examples = api.list_examples(pid)
+            if only_approved:
+                examples = [ex for ex in examples if ex.get("is_confirmed")]
             span_names = {t["id"]: t["text"] for t in api.list_label_types(pid, "span")}
             rel_names = {t["id"]: t["text"] for t in api.list_label_types(pid, "relation")}
             annotations = _rest_annotations(
                 api, pid, [int(ex["id"]) for ex in examples], span_names, rel_names, progress
             )
         else:
-            files = _export_files(api, pid, only_approved=only_approved)
-            annotations = _export_annotations(files, per_user=False, progress=progress)
+            examples, annotations = _export_examples(api, pid, only_approved=only_approved, progress=progress)
         for ex in examples:
             if ex.get("is_confirmed"):
                 confirmers[int(ex["id"])].add(None)
@@ -276,6 +366,7 @@ def pull(
                     }
     else:
         chosen = "export"
+        examples = api.list_examples(pid)
         files = _export_files(api, pid, only_approved=False)
         annotations = _export_annotations(files, per_user=True, progress=progress)
         for stem, rows in _export_files(api, pid, only_approved=True).items():
