@@ -29,6 +29,7 @@ from spacy.attrs import SPACY
 from spacy.language import Language
 from spacy.morphology import Morphology
 from spacy.tokens import Doc, DocBin
+from spacy.tokens import Span as SpacySpan
 from spacy.vocab import Vocab
 
 from annotate.alignment import Refused
@@ -76,19 +77,18 @@ def to_doc(
         doc = nlp.make_doc(record.text)
     spans = record.entities
     in_group = [i for i in range(len(spans)) if prep.aligned(i) is not None]
+    # Span(doc, start, end, label=...) is doc[start:end] with its label, made in one call.
     group = []
     for i in in_group:
         a = prep.aligned(i)
         assert a is not None
-        group.append(doc[a.tok_start : a.tok_end])
-        group[-1].label_ = spans[i].label
+        group.append(SpacySpan(doc, a.tok_start, a.tok_end, label=spans[i].label))
     doc.spans[span_key] = group
     ents = []
     for i in prep.chosen:
         a = prep.aligned(i)
         assert a is not None
-        ents.append(doc[a.tok_start : a.tok_end])
-        ents[-1].label_ = spans[i].label
+        ents.append(SpacySpan(doc, a.tok_start, a.tok_end, label=spans[i].label))
     doc.ents = ents
 
     kept_rels: list[list[Any]] = []
