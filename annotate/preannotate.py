@@ -10,7 +10,7 @@ order and nothing depends on time, process count or dict order.
 from __future__ import annotations
 
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -27,6 +27,10 @@ if TYPE_CHECKING:
     from spacy.tokens import Span as SpacySpan
 
 DEFAULT_BATCH_SIZE = 32
+# The pipeline component that turns a parsed Doc into plain annotations, and the key of
+# Doc.user_data it stores them under (plain lists and dicts, serialised with the Doc).
+ANNOTATOR = "annotate_records"
+_USER_DATA_KEY = "annotate.annotations"
 
 
 @dataclass
@@ -85,7 +89,9 @@ def _trim(span: SpacySpan) -> tuple[int, int, int, int] | None:
     return start, end, doc[start].idx, doc[end - 1].idx + len(doc[end - 1])
 
 
-def _candidates(doc: Doc, recipe: Recipe, pipe: LoadedPipeline, summary: Summary) -> list[_Candidate]:
+def _candidates(
+    doc: Doc, recipe: Recipe, pipe: _PipeInfo | LoadedPipeline, summary: Summary
+) -> list[_Candidate]:
     out: list[_Candidate] = []
     labels = set(recipe.label_names)
     label_map = recipe.pipeline.label_map if recipe.pipeline is not None else {}
@@ -157,6 +163,73 @@ def merge(candidates: Sequence[_Candidate], *, policy: str, allow_overlapping: b
     return sorted(kept, key=lambda c: (c.start_char, c.end_char, c.label))
 
 
+# (start, end, label, source) of a span and (head, tail, label, source) of a relation.
+_Annotations = tuple[list[tuple[int, int, str, str]], list[tuple[int, int, str, str]], dict[str, int]]
+
+
+def _annotations(doc: Doc, recipe: Recipe, pipe: _PipeInfo, rules: Sequence[RelationRule]) -> _Annotations:
+    """Return (spans, relations, dropped pipeline labels) of one processed document."""
+    from spacy.tokens import Span as SpacySpan
+    from spacy.util import filter_spans
+
+    dropped = Summary()
+    kept = merge(
+        _candidates(doc, recipe, pipe, dropped),
+        policy=recipe.conflict_policy,
+        allow_overlapping=recipe.allow_overlapping,
+    )
+    spans = [(c.start_char, c.end_char, c.label, c.source) for c in kept]
+    relations: list[tuple[int, int, str, str]] = []
+    if rules:
+        ents: list[SpacySpan] = [SpacySpan(doc, c.start, c.end, label=c.label) for c in kept]
+        # DependencyMatcher patterns may test ENT_TYPE, so the doc carries the merged entities.
+        doc.ents = filter_spans(ents)
+        relations = [(f.head, f.tail, f.label, f.source) for f in find_relations(rules, recipe, doc, ents)]
+    return spans, relations, dict(dropped.dropped_labels)
+
+
+@dataclass
+class _PipeInfo:
+    """What :func:`_candidates` reads of a LoadedPipeline, without the pipeline itself (the
+    annotator component lives inside the pipeline and is sent to worker processes)."""
+
+    pattern_keys: list[tuple[str, str]]
+    preset: bool
+    has_ner: bool
+    model_source: str
+
+
+class _Annotator:
+    """Pipeline component: the spans and relations of a Doc, stored in ``doc.user_data``.
+
+    It runs where the pipeline runs, so with ``--n-process`` the relation rules run in the
+    worker processes too, and the main process only turns plain data into Records.
+    """
+
+    def __init__(self) -> None:
+        self.recipe: Recipe | None = None
+        self.info: _PipeInfo | None = None
+        self.rules: list[RelationRule] = []
+
+    def configure(self, recipe: Recipe, pipe: LoadedPipeline, rules: Sequence[RelationRule]) -> None:
+        self.recipe = recipe
+        self.info = _PipeInfo(list(pipe.pattern_keys), pipe.preset, pipe.has_ner, pipe.model_source)
+        self.rules = list(rules)
+
+    def __call__(self, doc: Doc) -> Doc:
+        if self.recipe is not None and self.info is not None:
+            spans, relations, dropped = _annotations(doc, self.recipe, self.info, self.rules)
+            doc.user_data[_USER_DATA_KEY] = {"spans": spans, "relations": relations, "dropped": dropped}
+        return doc
+
+
+def _register_annotator() -> None:
+    from spacy.language import Language
+
+    if ANNOTATOR not in Language.factories:
+        Language.factory(ANNOTATOR, func=lambda nlp, name: _Annotator())
+
+
 def annotate_doc(
     doc: Doc,
     item: InputDoc,
@@ -166,28 +239,26 @@ def annotate_doc(
     rules: Sequence[RelationRule],
     summary: Summary,
 ) -> Record:
-    """Return the Record for one processed document."""
-    from spacy.tokens import Span as SpacySpan
-    from spacy.util import filter_spans
-
-    kept = merge(
-        _candidates(doc, recipe, pipe, summary),
-        policy=recipe.conflict_policy,
-        allow_overlapping=recipe.allow_overlapping,
-    )
+    """Return the Record for one processed document (annotated by the pipeline's annotator
+    component where it ran, else here)."""
+    stored = doc.user_data.pop(_USER_DATA_KEY, None)
+    if stored is not None:
+        spans_t = [tuple(x) for x in stored["spans"]]
+        relations_t = [tuple(x) for x in stored["relations"]]
+        dropped: dict[str, int] = stored["dropped"]
+    else:
+        info = _PipeInfo(pipe.pattern_keys, pipe.preset, pipe.has_ner, pipe.model_source)
+        spans_t, relations_t, dropped = _annotations(doc, recipe, info, rules)  # type: ignore[assignment]
+    summary.dropped_labels.update(dropped)
     spans = [
-        Span(id=i, start=c.start_char, end=c.end_char, label=c.label, source=c.source)
-        for i, c in enumerate(kept)
+        Span(id=i, start=s, end=e, label=label, source=src) for i, (s, e, label, src) in enumerate(spans_t)
     ]
-    relations: list[Relation] = []
-    if rules:
-        ents: list[SpacySpan] = [SpacySpan(doc, c.start, c.end, label=c.label) for c in kept]
-        # DependencyMatcher patterns may test ENT_TYPE, so the doc carries the merged entities.
-        doc.ents = filter_spans(ents)
-        for k, f in enumerate(find_relations(rules, recipe, doc, ents)):
-            relations.append(Relation(id=k, head=f.head, tail=f.tail, label=f.label, source=f.source))
-    for s in spans:
-        summary.entities[s.source or ""] += 1
+    relations = [
+        Relation(id=k, head=h, tail=t, label=label, source=src)
+        for k, (h, t, label, src) in enumerate(relations_t)
+    ]
+    for sp in spans:
+        summary.entities[sp.source or ""] += 1
     for r in relations:
         summary.relations[r.source or ""] += 1
     meta: dict[str, Any] = dict(item.meta)
@@ -234,8 +305,18 @@ def preannotate(
             summary.rules_skipped.append(f"{rule.name}: the pipeline {pipe.name} has no {', '.join(missing)}")
         else:
             rules.append(rule)
+    # The annotator runs last in the pipeline: in the worker processes when there are some.
+    _register_annotator()
+    if ANNOTATOR not in pipe.nlp.pipe_names:
+        pipe.nlp.add_pipe(ANNOTATOR, last=True)
+    annotator = pipe.nlp.get_pipe(ANNOTATOR)
+    assert isinstance(annotator, _Annotator)
+    annotator.configure(recipe, pipe, rules)
+    # Documents wait here, in input order, while their texts are in the pipeline: passing
+    # plain texts (not as_tuples) lets the worker processes tokenize them, not this one.
+    pending: deque[InputDoc] = deque()
 
-    def documents() -> Iterator[tuple[str, InputDoc]]:
+    def documents() -> Iterator[str]:
         n = 0
         for item in read_documents(inputs, text_key=text_key, glob=glob):
             if isinstance(item, Problem):
@@ -255,13 +336,15 @@ def preannotate(
             if limit is not None and n >= limit:
                 return
             n += 1
-            yield item.text, item
+            pending.append(item)
+            yield item.text
 
     def records() -> Iterator[Record]:
         started = time.perf_counter()
         try:
-            stream = pipe.nlp.pipe(documents(), as_tuples=True, batch_size=batch_size, n_process=n_process)
-            for doc, item in stream:
+            stream = pipe.nlp.pipe(documents(), batch_size=batch_size, n_process=n_process)
+            for doc in stream:
+                item = pending.popleft()
                 record = annotate_doc(doc, item, recipe=recipe, pipe=pipe, rules=rules, summary=summary)
                 summary.docs += 1
                 summary.chars += len(item.text)
