@@ -20,7 +20,13 @@ How a push goes:
    copy. The server's contents are the source of truth.
 
 A small ledger (``$ANNOTATE_HOME/push-ledger/``) remembers the import task of the batch in
-flight, so a run after ``kill -9`` first waits for that task and checks those documents.
+flight, so a run after ``kill -9`` first waits for that task and checks those documents. After
+a complete push it also records the project's example count, its newest example id and each
+doc_id's hashes. Listing every example costs Doccano several queries per example (seconds per
+thousand), so step 3 first probes the server with one ``limit=1`` request: when the count and
+the newest id still match, nothing was added or deleted since, and the recorded hashes stand in
+for the listing. Any mismatch, a batch left in flight, or an ``update`` that would replace a
+document goes back to the full listing: the server stays the source of truth.
 """
 
 from __future__ import annotations
