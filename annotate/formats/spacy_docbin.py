@@ -217,12 +217,14 @@ class FastDocBin(DocBin):
 
 
 class DocBinWriter:
-    """Write each split's Docs as they come, holding at most one shard (``SHARD_DOCS`` Docs) a split.
+    """Write each split's Docs as they come, in shards, so that few Docs are held at a time.
 
     ``split_docs`` gives how many documents each split will get (known before writing, from the
     split assignment): a split of at most ``shard_docs`` becomes ``<split>.spacy``, a larger one
-    ``<split>/NNN.spacy``. Use as a context manager (for the msgpack cache), ``add`` each
-    document, then ``finish()`` for the tally.
+    ``<split>/NNN.spacy``. The sharded splits together hold at most ``shard_docs`` Docs: when
+    they reach it, the largest is written out as a shard (so a shard has at most ``shard_docs``
+    Docs, and those of a split interleaved with another sharded one have fewer). Use as a
+    context manager (for the msgpack cache), ``add`` each document, then ``finish()``.
     """
 
     def __init__(
@@ -263,16 +265,18 @@ class DocBinWriter:
             db = self._bins[split] = FastDocBin(store_user_data=True)
         db.add(to_doc(prep, self.nlp, span_key=self.span_key, tally=self.tallies[split], doc=doc))
         self._written[split] += 1
-        if len(db) >= self.shard_docs and self._sharded(split):
-            self._flush(split)
+        if self._sharded(split):
+            held = {s: len(b) for s, b in self._bins.items() if self._sharded(s)}
+            if sum(held.values()) >= self.shard_docs:
+                self._flush(max(held, key=lambda s: held[s]))
 
     def _flush(self, split: str) -> None:
         db = self._bins.pop(split, None)
         if self._sharded(split):
             if db is None or len(db) == 0:
                 return
-            n_shards = -(-self.split_docs[split] // self.shard_docs)
-            width = max(3, len(str(n_shards - 1)))
+            # Wide enough for one Doc a shard, so that the names sort in order.
+            width = max(3, len(str(self.split_docs[split] - 1)))
             shard_dir = self.out_dir / split
             shard_dir.mkdir(exist_ok=True)
             db.to_disk(shard_dir / f"{self._shards[split]:0{width}d}.spacy")
