@@ -464,7 +464,9 @@ def doc_tokens(doc: Any) -> list[Token]:
 
     if len(doc) == 0:
         return []
-    return [Token(a, a + n, bool(sp)) for a, n, sp in doc.to_array([IDX, LENGTH, IS_SPACE]).tolist()]
+    cols = doc.to_array([IDX, LENGTH, IS_SPACE])
+    starts = cols[:, 0]
+    return list(map(Token, starts.tolist(), (starts + cols[:, 1]).tolist(), cols[:, 2].astype(bool).tolist()))
 
 
 @functools.lru_cache(maxsize=4)

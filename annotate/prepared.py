@@ -8,6 +8,8 @@ in messy input.
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -148,6 +150,8 @@ def prepare(
     """Return the record checked against its text, aligned to ``tokens`` and de-overlapped."""
     prep = PreparedDoc(record=record, source=source, tokens=list(tokens))
     text = record.text
+    starts = [t.start for t in prep.tokens]
+    ends = [t.end for t in prep.tokens]
     for i, s in enumerate(record.entities):
         if not _valid_offsets(s, len(text)):
             prep.invalid[i] = "invalid_offsets"
@@ -161,7 +165,7 @@ def prepare(
                     "detail": f"recorded {s.text!r}, text is {text[s.start : s.end]!r}; offsets kept",
                 }
             )
-        result = align_span(text, prep.tokens, s.start, s.end, alignment)
+        result = _align_in_window(text, prep.tokens, starts, ends, s.start, s.end, alignment)
         prep.alignment[i] = result
         if isinstance(result, Aligned) and result.change:
             prep.changes.append(
@@ -188,6 +192,29 @@ def prepare(
     prep.overlapped = {p.span_id: w.span_id for p, w in omitted}
     _resolve_relations(prep)
     return prep
+
+
+def _align_in_window(
+    text: str,
+    tokens: list[Token],
+    starts: list[int],
+    ends: list[int],
+    start: int,
+    end: int,
+    mode: AlignmentMode,
+) -> Aligned | Refused:
+    """Return ``align_span`` over all ``tokens``, computed on the few tokens around the span.
+
+    Why: ``align_span`` looks at every token of the text, hundreds in a news article, for each
+    span. Only tokens that overlap ``[start, end)`` decide the result (one more on each side is
+    kept, so the window's edges never matter); token indexes are shifted back to the whole list.
+    """
+    lo = max(0, bisect.bisect_right(ends, start) - 1)
+    hi = min(len(tokens), bisect.bisect_left(starts, end) + 1)
+    result = align_span(text, tokens[lo:hi], start, end, mode)
+    if isinstance(result, Aligned) and lo:
+        return dataclasses.replace(result, tok_start=result.tok_start + lo, tok_end=result.tok_end + lo)
+    return result
 
 
 def _valid_offsets(s: Span, n: int) -> bool:

@@ -7,14 +7,17 @@ from pathlib import Path
 
 import pytest
 import spacy
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from spacy.tokens import DocBin
 
+from annotate.alignment import align_span
 from annotate.export import doc_tokens, export, export_records
 from annotate.formats import spacy_docbin
 from annotate.formats.jsonl import write_records
 from annotate.formats.spacy_docbin import FastDocBin, cached_msgpack_encoders, read_docbin, to_doc
 from annotate.model import Record, Relation, Span
-from annotate.prepared import prepare
+from annotate.prepared import _align_in_window, prepare
 from tests.test_export_formats import keyed, messy_records
 
 
@@ -145,3 +148,30 @@ def test_export_without_validation_writes_the_same_but_records_no_validation(tmp
     without = {k: v for k, v in checked.manifest.items() if k != "input"}
     assert without == {k: v for k, v in trusted.manifest.items() if k != "input"}
     assert json.loads((tmp_path / "trusted" / "manifest.json").read_text("utf-8")) == trusted.manifest
+
+
+_NLP = spacy.blank("en")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.text(alphabet=st.sampled_from(list("ab .,\n\r\t-'😀é")), min_size=1, max_size=40),
+    data=st.data(),
+    mode=st.sampled_from(["strict", "contract", "expand"]),
+)
+def test_aligning_on_the_tokens_around_a_span_gives_what_all_tokens_give(
+    text: str, data: st.DataObject, mode: str
+) -> None:
+    start = data.draw(st.integers(0, len(text) - 1))
+    end = data.draw(st.integers(start + 1, len(text)))
+    tokens = doc_tokens(_NLP.make_doc(text))
+    window = _align_in_window(
+        text,
+        tokens,
+        [t.start for t in tokens],
+        [t.end for t in tokens],
+        start,
+        end,
+        mode,  # type: ignore[arg-type]
+    )
+    assert window == align_span(text, tokens, start, end, mode)  # type: ignore[arg-type]

@@ -199,9 +199,10 @@ class FastDocBin(DocBin):
         if len(doc):
             strings = doc.vocab.strings
             hashes = doc.to_array(_STRING_ATTRS)
-            self.strings.update(strings[h] for h in numpy.unique(hashes[:, 1:]).tolist())
+            # A set of the hashes as Python ints is quicker here than numpy.unique's sort.
+            self.strings.update(strings[h] for h in set(hashes[:, 1:].ravel().tolist()))
             # ``str(token.morph)`` of an empty analysis is "", though its hash is that of "_".
-            morphs = (strings[h] for h in numpy.unique(hashes[:, 0]).tolist())
+            morphs = (strings[h] for h in set(hashes[:, 0].tolist()))
             self.strings.update("" if m == _EMPTY_MORPH else m for m in morphs)
         self.cats.append(doc.cats)
         if self.store_user_data:
