@@ -334,7 +334,10 @@ def _export(gold: Path, out_dir: Path, recipe: Any, n_gold: int, force: bool, ho
     from annotate.export import export
 
     with hooks.progress("exporting", n_gold) as advance:
-        report = export(gold, out_dir, to=EXPORT_FORMATS, recipe=recipe, force=force, progress=advance)
+        # _validate has just checked this file and stops the job on any error.
+        report = export(
+            gold, out_dir, to=EXPORT_FORMATS, recipe=recipe, force=force, validate=False, progress=advance
+        )
     splits = ", ".join(f"{name} {n}" for name, n in report.split_docs.items())
     hooks.say(f"exported {' + '.join(EXPORT_FORMATS)} ({splits}) -> {out_dir}")
     return report
