@@ -151,11 +151,13 @@ def main(argv: list[str] | None = None) -> int:
             server_how.append(s.how)
             yield s
 
+    load_at_start = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     with _workdir(a.workdir) as wd:
         cfg = config(a, wd)
         model = a.model or _recipe_model(cfg.recipe)
         rows = run_all(cfg, server, set(a.only) if a.only else None)
     mach = machine(model, server_how[0] if server_how else "not started")
+    mach.append(("load average at start", load_at_start))
     mach.append(("load average at the end", ", ".join(f"{x:.2f}" for x in os.getloadavg())))
     body = table(rows)
     print("\n".join(f"{k}: {v}" for k, v in mach))

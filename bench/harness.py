@@ -149,7 +149,6 @@ def machine(model: str, server_how: str) -> list[tuple[str, str]]:
                 mem = f"{int(line.split()[1]) / 1024 / 1024:.0f} GB"
     except OSError:
         pass
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     return [
         ("cores", f"{os.cpu_count()} ({usable} usable)"),
         ("CPU", _cpu_model()),
@@ -160,7 +159,6 @@ def machine(model: str, server_how: str) -> list[tuple[str, str]]:
         ("model", model),
         ("doccano-client", _version("doccano-client")),
         ("Doccano server", server_how),
-        ("load average at start", load),
     ]
 
 
