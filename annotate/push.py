@@ -7,8 +7,8 @@ How a push goes:
 2. Find (or, with ``create``, make) the project and check it against the recipe: a
    SequenceLabeling project with relations, collaborative annotation and the recipe's
    ``allow_overlapping``; the recipe's span and relation types. A conflict is reported and
-   nothing is changed; missing label types are added only with ``sync_labels``. A label-type
-   name that exists is never created again (Doccano answers that with a 500).
+   nothing is changed; missing label types are added only with ``sync_labels``, all of a kind
+   in one bulk request. A label-type name that exists is never created again.
 3. List what the project holds (paged) and index it by ``doc_id``. A document already there
    with the same ``doc_hash`` is skipped. ``update`` replaces an unchanged text's
    pre-annotations when the task's annotations changed, but only where nobody edited,
@@ -264,6 +264,10 @@ def _label_plan(
             if cur is None:
                 if body["suffix_key"] and keys in taken:
                     conflicts.append(f"{kind} type {name!r}: its shortcut is taken by {taken[keys]!r}")
+                elif body["suffix_key"]:
+                    # The bulk upload checks shortcuts only against saved types, not within
+                    # the batch: a later type of this batch must not take this one's key.
+                    taken[keys] = name
                 to_add[kind].append(body)
                 continue
             if body["suffix_key"] and (cur.get("prefix_key"), cur.get("suffix_key")) != keys:
@@ -332,10 +336,10 @@ def _ensure_project(
             hint="nothing was changed; fix the project or the recipe, or push to a new project with --create",
         )
     for kind, bodies in to_add.items():
-        for body in bodies:
-            report.labels_added.append(body["text"])
-            if not dry_run:
-                api.create_label_type(proj["id"], kind, body)
+        # One request per kind (all or nothing); the plan made names and shortcuts unique.
+        report.labels_added += [body["text"] for body in bodies]
+        if not dry_run:
+            api.create_label_types(proj["id"], kind, bodies)
     return dict(proj)
 
 

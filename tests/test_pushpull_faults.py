@@ -30,7 +30,7 @@ from annotate.cli import app
 from annotate.doccano import DoccanoAPI, RetryPolicy
 from annotate.errors import TaskFailed
 from annotate.pull import pull
-from annotate.push import Ledger, _upload_batch, push
+from annotate.push import Ledger, ProjectConflict, _upload_batch, push
 
 RECIPE = PUSHPULL / "recipe.toml"
 UNICODE = PUSHPULL / "unicode-tasks.jsonl"
@@ -442,3 +442,70 @@ def test_partly_imported_copies_are_replaced_so_no_annotation_is_missing(
         r.doc_id: annotation_view(r) for r in records
     }
     assert Ledger(tmp_path, doccano_api.url, pid).load() == []
+
+
+# -- label types in bulk -----------------------------------------------------------------------------
+
+
+def _label_type_posts(proxy: FaultProxy) -> list[str]:
+    return [path for _, path, _ in proxy.requests("POST") if "-type" in path]
+
+
+def test_push_creates_every_recipe_label_type_with_colour_and_shortcut_in_two_requests(
+    proxy: TruncatingProxy, proxied_api: DoccanoAPI, project: dict[str, Any], tmp_path: Path
+) -> None:
+    recipe = pushpull_recipe()
+    report = push(
+        proxied_api, UNICODE, project=project["id"], recipe=recipe, sync_labels=True, ledger_dir=tmp_path
+    )
+    posts = _label_type_posts(proxy)
+    assert len(posts) == 2, posts
+    assert any("span-type-upload" in p for p in posts) and any("relation-type-upload" in p for p in posts)
+    spans = {t["text"]: t for t in proxied_api.list_label_types(project["id"], "span")}
+    assert {name: (t["background_color"], t["prefix_key"], t["suffix_key"]) for name, t in spans.items()} == {
+        label.name: (label.color, None, label.shortcut) for label in recipe.labels
+    }
+    rels = {t["text"]: t["background_color"] for t in proxied_api.list_label_types(project["id"], "relation")}
+    assert rels == {r.name: r.color for r in recipe.relation_types}
+    assert sorted(report.labels_added) == sorted([*spans, *rels])
+
+
+def test_sync_labels_adds_only_the_missing_types_and_never_a_duplicate_name(
+    proxy: TruncatingProxy,
+    proxied_api: DoccanoAPI,
+    doccano_api: DoccanoAPI,
+    project: dict[str, Any],
+    tmp_path: Path,
+) -> None:
+    recipe = pushpull_recipe()
+    doccano_api.create_label_type(
+        project["id"], "span", {"text": "PERSON", "suffix_key": "p", "background_color": "#1f77b4"}
+    )
+    doccano_api.create_label_type(project["id"], "relation", {"text": "MET", "background_color": "#9467bd"})
+    report = push(
+        proxied_api, UNICODE, project=project["id"], recipe=recipe, sync_labels=True, ledger_dir=tmp_path
+    )
+    assert sorted(report.labels_added) == ["GPE", "LOCATED_IN", "ORG"]
+    assert len(_label_type_posts(proxy)) == 2
+    spans = [t["text"] for t in proxied_api.list_label_types(project["id"], "span")]
+    rels = [t["text"] for t in proxied_api.list_label_types(project["id"], "relation")]
+    assert sorted(spans) == ["GPE", "ORG", "PERSON"] and sorted(rels) == ["LOCATED_IN", "MET"]
+    # A second push has nothing to add and sends no label-type request at all.
+    push(proxied_api, UNICODE, project=project["id"], recipe=recipe, sync_labels=True, ledger_dir=tmp_path)
+    assert len(_label_type_posts(proxy)) == 2
+
+
+def test_two_new_types_with_the_same_shortcut_are_a_conflict_and_nothing_is_created(
+    proxied_api: DoccanoAPI, project: dict[str, Any], tmp_path: Path
+) -> None:
+    # The bulk upload checks shortcuts only against saved types; the plan must catch a clash
+    # inside the batch ("g" and "G" are the same Doccano key).
+    base = pushpull_recipe()
+    labels = (base.labels[0], replace(base.labels[1], shortcut="g"), replace(base.labels[2], shortcut="G"))
+    recipe = replace(base, labels=labels)
+    with pytest.raises(ProjectConflict, match="shortcut is taken by 'GPE'"):
+        push(
+            proxied_api, UNICODE, project=project["id"], recipe=recipe, sync_labels=True, ledger_dir=tmp_path
+        )
+    assert proxied_api.list_label_types(project["id"], "span") == []
+    assert proxied_api.list_label_types(project["id"], "relation") == []
