@@ -27,7 +27,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import annotate
 from annotate.alignment import ALIGNMENT_MODES, DEFAULT_ALIGNMENT, AlignmentMode, Token
@@ -37,7 +37,7 @@ from annotate.formats import brat, conll, hf, spacy_docbin
 from annotate.formats.jsonl import read_records
 from annotate.model import Record
 from annotate.overlaps import OVERLAP_POLICIES, OverlapPolicy
-from annotate.prepared import PreparedDoc, Tally, prepare
+from annotate.prepared import PreparedDoc, SplitFiles, Tally, prepare
 from annotate.recipe import Recipe
 from annotate.splits import DEFAULT_SPLIT, assign_splits, parse_split, rarest_label
 
@@ -480,26 +480,12 @@ def _blank(lang: str) -> Any:
         raise ConfigError(f"spaCy has no tokenizer for language {lang!r} ({e})", code="E273") from None
 
 
-class _JsonlWriter:
+class _JsonlWriter(SplitFiles):
     """Write the records cleaned (unusable spans and dangling relations removed) as ``<split>.jsonl``,
     as they come."""
 
     def __init__(self, out_dir: Path, splits: Sequence[str]) -> None:
-        self.splits = list(splits)
-        self.tallies = {split: Tally("jsonl") for split in self.splits}
-        self._stack = contextlib.ExitStack()
-        out_dir.mkdir(parents=True, exist_ok=True)
-        self._files: dict[str, IO[str]] = {}
-        for split in self.splits:
-            path = out_dir / f"{split}.jsonl"
-            self._files[split] = self._stack.enter_context(open(path, "w", encoding="utf-8", newline="\n"))
-            self.tallies[split].files[split] = path.name
-
-    def __enter__(self) -> _JsonlWriter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stack.close()
+        super().__init__(out_dir, splits, ".jsonl", "jsonl")
 
     def add(self, p: PreparedDoc, split: str, doc: object = None) -> None:
         tally = self.tallies[split]

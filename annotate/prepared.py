@@ -9,10 +9,12 @@ in messy input.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import IO, Any, TypeVar
 
 from annotate.alignment import Aligned, AlignmentMode, Refused, Token, align_span
 from annotate.model import Record, Relation, Span
@@ -313,3 +315,31 @@ class Tally:
             "balanced": self.balanced,
             **({"extra": dict(sorted(self.extra.items()))} if self.extra else {}),
         }
+
+
+_SF = TypeVar("_SF", bound="SplitFiles")
+
+
+class SplitFiles:
+    """One open text file a split (``<out_dir>/<split><suffix>``), each with its tally.
+
+    The streaming writers of the line-based formats (CoNLL, HF, JSONL) share this: they open
+    every split's file up front and write documents as they come.
+    """
+
+    def __init__(self, out_dir: Path, splits: Sequence[str], suffix: str, format_name: str) -> None:
+        self.splits = list(splits)
+        self.tallies = {split: Tally(format_name) for split in self.splits}
+        self._stack = contextlib.ExitStack()
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self._files: dict[str, IO[str]] = {}
+        for split in self.splits:
+            path = out_dir / f"{split}{suffix}"
+            self._files[split] = self._stack.enter_context(open(path, "w", encoding="utf-8", newline="\n"))
+            self.tallies[split].files[split] = path.name
+
+    def __enter__(self: _SF) -> _SF:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()

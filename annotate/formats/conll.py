@@ -6,7 +6,6 @@ Relations and overlapping spans cannot be written here; the overlap policy (see
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import IO
 
 from annotate.fileio import open_text
 from annotate.formats.iob import iob_sentences, tally_token_format
-from annotate.prepared import PreparedDoc, Tally
+from annotate.prepared import PreparedDoc, SplitFiles, Tally
 
 FORMAT = "conll"
 DOCSTART = "-DOCSTART- -X- -X- O"
@@ -31,25 +30,11 @@ def write_conll(f: IO[str], preps: Sequence[PreparedDoc], tally: Tally) -> None:
             f.write("\n")
 
 
-class ConllWriter:
+class ConllWriter(SplitFiles):
     """Write ``<split>.conll`` for each split as documents come; ``finish()`` returns the tally."""
 
     def __init__(self, out_dir: Path, splits: Sequence[str]) -> None:
-        self.splits = list(splits)
-        self.tallies = {split: Tally(FORMAT) for split in self.splits}
-        self._stack = contextlib.ExitStack()
-        out_dir.mkdir(parents=True, exist_ok=True)
-        self._files: dict[str, IO[str]] = {}
-        for split in self.splits:
-            path = out_dir / f"{split}.conll"
-            self._files[split] = self._stack.enter_context(open(path, "w", encoding="utf-8", newline="\n"))
-            self.tallies[split].files[split] = path.name
-
-    def __enter__(self) -> ConllWriter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stack.close()
+        super().__init__(out_dir, splits, ".conll", FORMAT)
 
     def add(self, prep: PreparedDoc, split: str, doc: object = None) -> None:
         write_conll(self._files[split], [prep], self.tallies[split])

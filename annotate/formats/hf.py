@@ -7,15 +7,13 @@ a tag's index is stable across splits.
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO
 
 from annotate.fileio import dumps_line
 from annotate.formats.iob import iob_sentences, tally_token_format
-from annotate.prepared import PreparedDoc, Tally
+from annotate.prepared import PreparedDoc, SplitFiles, Tally
 
 FORMAT = "hf"
 
@@ -28,27 +26,13 @@ def tag_names(labels: Sequence[str]) -> list[str]:
     return out
 
 
-class HfWriter:
+class HfWriter(SplitFiles):
     """Write ``<split>.jsonl`` for each split as documents come, and ``labels.json`` at ``finish()``."""
 
     def __init__(self, out_dir: Path, splits: Sequence[str], labels: Sequence[str]) -> None:
+        super().__init__(out_dir, splits, ".jsonl", FORMAT)
         self.out_dir = out_dir
         self.labels = list(labels)
-        self.splits = list(splits)
-        self.tallies = {split: Tally(FORMAT) for split in self.splits}
-        self._stack = contextlib.ExitStack()
-        out_dir.mkdir(parents=True, exist_ok=True)
-        self._files: dict[str, IO[str]] = {}
-        for split in self.splits:
-            path = out_dir / f"{split}.jsonl"
-            self._files[split] = self._stack.enter_context(open(path, "w", encoding="utf-8", newline="\n"))
-            self.tallies[split].files[split] = path.name
-
-    def __enter__(self) -> HfWriter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stack.close()
 
     def add(self, prep: PreparedDoc, split: str, doc: object = None) -> None:
         tally_token_format(self.tallies[split], prep)
