@@ -938,6 +938,22 @@ def _open_binary(path: str | os.PathLike[str]) -> IO[bytes]:
         raise DataError("is a directory, not a file", path=str(path), code="E101") from None
 
 
+_BOM = b"\xef\xbb\xbf"
+
+
+def _bom_finding(name: str) -> Finding:
+    """E103 for a file that starts with a UTF-8 byte order mark (JSONL or whole-file JSON)."""
+    return Finding(
+        "E103",
+        ERROR,
+        "the file starts with a UTF-8 byte order mark; save it without",
+        name,
+        1,
+        None,
+        {"strip_bom": True},
+    )
+
+
 def _physical_lines(f: IO[bytes]) -> Iterator[bytes]:
     """Yield lines split as text mode with ``newline=''`` splits them (\\n, \\r\\n and \\r)."""
     for raw in f:
@@ -956,21 +972,9 @@ def iter_jsonl_lenient(path: str | os.PathLike[str], name: str) -> Iterator[tupl
     f = _open_binary(path)
     try:
         for lineno, raw in enumerate(_physical_lines(f), start=1):
-            if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
-                raw = raw[3:]
-                yield (
-                    lineno,
-                    None,
-                    Finding(
-                        "E103",
-                        ERROR,
-                        "the file starts with a UTF-8 byte order mark; save it without",
-                        name,
-                        1,
-                        None,
-                        {"strip_bom": True},
-                    ),
-                )
+            if lineno == 1 and raw.startswith(_BOM):
+                raw = raw[len(_BOM) :]
+                yield 1, None, _bom_finding(name)
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as e:
@@ -1011,21 +1015,9 @@ def _iter_json_document(path: str | os.PathLike[str], name: str) -> Iterator[tup
     """Yield the record(s) of a whole-file ``.json`` document: one object, or an array of them."""
     with _open_binary(path) as f:
         data = f.read()
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-        yield (
-            1,
-            None,
-            Finding(
-                "E103",
-                ERROR,
-                "the file starts with a UTF-8 byte order mark; save it without",
-                name,
-                1,
-                None,
-                {"strip_bom": True},
-            ),
-        )
+    if data.startswith(_BOM):
+        data = data[len(_BOM) :]
+        yield 1, None, _bom_finding(name)
     try:
         s = data.decode("utf-8")
     except UnicodeDecodeError as e:
