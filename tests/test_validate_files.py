@@ -69,6 +69,14 @@ def test_bom_is_reported_once_and_the_first_record_is_still_checked(tmp_path: Pa
     ]
 
 
+def test_a_bom_on_a_whole_file_json_document_is_reported_the_same_way(tmp_path: Path) -> None:
+    p = tmp_path / "bom.json"
+    p.write_bytes(b"\xef\xbb\xbf" + json.dumps([rec("a"), rec("b")]).encode("utf-8"))
+    report = validate_file(p)
+    assert [(f.code, f.line, f.fix) for f in report.findings] == [("E103", 1, {"strip_bom": True})]
+    assert report.n_records == 2
+
+
 def test_line_numbers_match_the_jsonl_reader_with_cr_crlf_and_blank_lines(tmp_path: Path) -> None:
     def mixed(recs: list[dict[str, Any]]) -> bytes:
         ls = [line(r)[:-1] for r in recs]
