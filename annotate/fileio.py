@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import shutil
@@ -128,14 +129,29 @@ def open_text(path: str | os.PathLike[str]) -> Iterator[IO[str]]:
     if is_stdio(path):
         yield sys.stdin
         return
+    with _open_file(path, "r", encoding="utf-8", newline="") as f:
+        yield f
+
+
+def open_binary(path: str | os.PathLike[str]) -> IO[bytes]:
+    """Open a file for reading bytes (``-`` is stdin's buffer); the caller closes a real file."""
+    if is_stdio(path):
+        buf = getattr(sys.stdin, "buffer", None)
+        if buf is not None:
+            return buf  # type: ignore[no-any-return]
+        # A text-only stdin (e.g. a test runner's): its text, as UTF-8 bytes.
+        return io.BytesIO(sys.stdin.read().encode("utf-8"))
+    return _open_file(path, "rb")
+
+
+def _open_file(path: str | os.PathLike[str], mode: str, **kwargs: Any) -> IO[Any]:
+    """``open``, with a missing file or a directory as a DataError naming the path (E101)."""
     try:
-        f = open(path, encoding="utf-8", newline="")
+        return open(path, mode, **kwargs)
     except FileNotFoundError:
         raise DataError("no such file", path=str(path), code="E101") from None
     except IsADirectoryError:
         raise DataError("is a directory, not a file", path=str(path), code="E101") from None
-    with f:
-        yield f
 
 
 def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, Any]]:

@@ -20,7 +20,6 @@ import hashlib
 import json
 import os
 import re
-import sys
 import unicodedata
 from bisect import bisect_left, bisect_right
 from collections import Counter
@@ -30,7 +29,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from annotate.errors import ConfigError, DataError
-from annotate.fileio import is_stdio
+from annotate.fileio import is_stdio, open_binary
 from annotate.model import HASH_PREFIX, Record
 from annotate.recipe import Recipe
 
@@ -922,22 +921,6 @@ def _schema_msg(err: Any) -> str:
 # --------------------------------------------------------------------------- files
 
 
-def _open_binary(path: str | os.PathLike[str]) -> IO[bytes]:
-    if is_stdio(path):
-        buf = getattr(sys.stdin, "buffer", None)
-        if buf is not None:
-            return buf  # type: ignore[no-any-return]
-        import io
-
-        return io.BytesIO(sys.stdin.read().encode("utf-8"))
-    try:
-        return open(path, "rb")
-    except FileNotFoundError:
-        raise DataError("no such file", path=str(path), code="E101") from None
-    except IsADirectoryError:
-        raise DataError("is a directory, not a file", path=str(path), code="E101") from None
-
-
 _BOM = b"\xef\xbb\xbf"
 
 
@@ -969,7 +952,7 @@ def iter_jsonl_lenient(path: str | os.PathLike[str], name: str) -> Iterator[tupl
     Unlike ``fileio.iter_jsonl`` it never stops at a broken line: every one is reported.
     Blank lines are skipped but counted, so line numbers are physical.
     """
-    f = _open_binary(path)
+    f = open_binary(path)
     try:
         for lineno, raw in enumerate(_physical_lines(f), start=1):
             if lineno == 1 and raw.startswith(_BOM):
@@ -1013,7 +996,7 @@ def iter_jsonl_lenient(path: str | os.PathLike[str], name: str) -> Iterator[tupl
 
 def _iter_json_document(path: str | os.PathLike[str], name: str) -> Iterator[tuple[int, Any, Finding | None]]:
     """Yield the record(s) of a whole-file ``.json`` document: one object, or an array of them."""
-    with _open_binary(path) as f:
+    with open_binary(path) as f:
         data = f.read()
     if data.startswith(_BOM):
         data = data[len(_BOM) :]
@@ -1150,7 +1133,7 @@ def validate_recipe_file(path: str | os.PathLike[str]) -> ValidationReport:
 
     name = "<stdin>" if is_stdio(path) else str(path)
     report = ValidationReport(path=name, kind="recipe")
-    f = _open_binary(path)
+    f = open_binary(path)
     try:
         data = f.read()
     finally:
