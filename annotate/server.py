@@ -9,6 +9,7 @@ Layout (``home`` = ``$ANNOTATE_HOME``, see :func:`annotate.settings.annotate_hom
         server.json                    PIDs (with their start times), port, URL   (0600)
         credentials.json               admin user name and password              (0600)
         secret_key                     Django's SECRET_KEY for this server       (0600)
+        settings/                      the Django settings module the processes load
 
 The web app runs under gunicorn bound to 127.0.0.1 only, and the Celery worker runs on the same
 ``DATABASE_URL`` (its broker is that database, so no Redis is needed). Each runs in its own
@@ -55,6 +56,19 @@ ADMIN_USERNAME = "admin"
 STATE_FILE = "server.json"
 SECRET_KEY_FILE = "secret_key"
 INSTALLED_MARKER = ".annotate-installed"
+SETTINGS_MODULE = "annotate_doccano_settings"
+
+_SETTINGS_SOURCE = '''"""Doccano's production settings, changed by ``annotate server``, which wrote this."""
+from config.settings.production import *  # noqa: F401,F403
+
+# The Celery worker reads its queue (a table of this database) once a second by default, so an
+# import or export task waited up to a second before it started. A tenth of a second costs one
+# small query per poll. (Not through CELERY_BROKER_TRANSPORT_OPTIONS: kombu's SQLAlchemy
+# transport hands those to create_engine(), which refuses polling_interval.)
+from kombu.transport.sqlalchemy import Transport as _SQLTransport
+
+_SQLTransport.polling_interval = 0.1
+'''
 
 Report = Callable[[str], None]
 """``report(message)``: progress of a long step (install, migrate), for the CLI to show."""
@@ -468,6 +482,18 @@ def _secret_key(data_dir: Path) -> str:
     return key
 
 
+def _settings_dir(data_dir: Path) -> Path:
+    """Write the settings module Doccano's processes load (Doccano's own, plus our changes)."""
+    directory = data_dir / "settings"
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{SETTINGS_MODULE}.py"
+    if not path.exists() or path.read_text(encoding="utf-8") != _SETTINGS_SOURCE:
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(_SETTINGS_SOURCE, encoding="utf-8")
+        os.replace(tmp, path)
+    return directory
+
+
 def _server_env(inst: Installation, data_dir: Path, database_url: str, *, secret_key: str) -> dict[str, str]:
     """Return the environment for Doccano's processes: ours minus anything that could leak or mislead."""
     env = {
@@ -477,14 +503,14 @@ def _server_env(inst: Installation, data_dir: Path, database_url: str, *, secret
         and k not in ("DATABASE_URL", "MEDIA_ROOT", "SECRET_KEY", "DEBUG")
     }
     env.update(
-        DJANGO_SETTINGS_MODULE="config.settings.production",
+        DJANGO_SETTINGS_MODULE=SETTINGS_MODULE,
         STANDALONE="True",
         DEBUG="False",
         DOCCANO_HOME=str(data_dir),
         DATABASE_URL=database_url,
         MEDIA_ROOT=str(data_dir / "media"),
         SECRET_KEY=secret_key,
-        PYTHONPATH=str(inst.backend),
+        PYTHONPATH=f"{inst.backend}{os.pathsep}{_settings_dir(data_dir)}",
         PYTHONUNBUFFERED="1",
         PATH=f"{inst.bin}{os.pathsep}{os.environ.get('PATH', '')}",
     )
@@ -492,7 +518,10 @@ def _server_env(inst: Installation, data_dir: Path, database_url: str, *, secret
 
 
 def _port_free(port: int) -> bool:
+    """True when nothing listens on ``port``. Connections of a just-stopped server that linger in
+    TIME_WAIT do not count: gunicorn binds with SO_REUSEADDR too."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:

@@ -90,6 +90,37 @@ def test_start_health_login_project_then_stop_leaves_no_process(tmp_path: Path) 
     assert not (data_dir / "server.json").exists()
     status = cli("server", "status", "--data-dir", str(data_dir))
     assert status.exit_code == 3 and "not running" in status.output
+    # Its closed connections linger in TIME_WAIT on this port; that must not block a restart.
+    restarted = cli("server", "start", "--data-dir", str(data_dir), "--port", str(port))
+    try:
+        assert restarted.exit_code == 0, restarted.output
+    finally:
+        cli("server", "stop", "--data-dir", str(data_dir))
+
+
+def test_the_worker_polls_its_queue_every_tenth_of_a_second(doccano_server: server.ServerInfo) -> None:
+    """Kombu's default is once a second: every import and export task would wait up to that long."""
+    state = json.loads((doccano_server.data_dir / "server.json").read_text())
+    pid = int(state["processes"]["worker"]["pid"])
+    environ = dict(
+        item.split("=", 1) for item in Path(f"/proc/{pid}/environ").read_text().split("\0") if "=" in item
+    )
+    assert environ["DJANGO_SETTINGS_MODULE"] == server.SETTINGS_MODULE
+    probe = (
+        "import django; django.setup(); "
+        "from kombu.transport.sqlalchemy import Transport; print(Transport.polling_interval)"
+    )
+    python = Path(f"/proc/{pid}/cmdline").read_text().split("\0")[0]  # Doccano's venv python
+    out = subprocess.run(
+        [str(python), "-c", probe],
+        env=environ,
+        cwd=environ["PYTHONPATH"].split(os.pathsep)[0],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "0.1"
 
 
 def test_a_second_start_reports_already_running(doccano_server: server.ServerInfo) -> None:
