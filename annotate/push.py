@@ -9,7 +9,8 @@ How a push goes:
    ``allow_overlapping``; the recipe's span and relation types. A conflict is reported and
    nothing is changed; missing label types are added only with ``sync_labels``, all of a kind
    in one bulk request. A label-type name that exists is never created again.
-3. List what the project holds (paged) and index it by ``doc_id``. A document already there
+3. List what the project holds (paged) and index it by ``doc_id``. Finding the project and
+   reading what it holds are read-only, so they run while step 1 validates the tasks. A document already there
    with the same ``doc_hash`` is skipped. ``update`` replaces an unchanged text's
    pre-annotations when the task's annotations changed, but only where nobody edited,
    commented or confirmed the example.
@@ -283,10 +284,48 @@ def _label_plan(
     return to_add, conflicts, warnings
 
 
+@dataclass
+class Found:
+    """What a read-only look at the server found: the project, its label types and examples.
+
+    It is gathered while the tasks are validated (network and CPU side by side); nothing is
+    written before the tasks are known to be valid.
+    """
+
+    project: dict[str, Any] | None
+    label_types: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    count: int = 0
+    newest: int | None = None
+    examples: list[dict[str, Any]] | None = None  # the full listing, when the ledger cannot stand in
+
+
+def _look(api: Any, project: str | int, ledger_dir: Path, *, want_listing: bool) -> Found:
+    """Find the project and read what it holds, without writing anything.
+
+    The full listing of examples is skipped when the ledger's record of the last push still
+    matches the probe (see :func:`_held_from_state`), unless ``want_listing``.
+    """
+    try:
+        proj = api.find_project(project)
+    except NotFound:
+        return Found(None)
+    pid = int(proj["id"])
+    found = Found(proj, {kind: api.list_label_types(pid, kind) for kind in ("span", "relation")})
+    # Probe before any listing: a change made while the list is read then shows next time.
+    found.count, found.newest, _ = api.probe_examples(pid)
+    ledger = Ledger(ledger_dir, api.url, pid)
+    if ledger.load():
+        return found  # a batch left in flight: the push lists once that import has finished
+    if want_listing or not _state_matches(ledger.load_state(), proj, found.count, found.newest):
+        found.examples = api.list_examples(pid)
+    return found
+
+
 def _ensure_project(
     api: Any,
     project: str | int,
     recipe: Recipe,
+    found: Found,
     *,
     create: bool,
     sync_labels: bool,
@@ -294,9 +333,9 @@ def _ensure_project(
     report: PushReport,
 ) -> dict[str, Any] | None:
     """Return the checked project (None in a dry run that would create it); add labels if asked."""
-    try:
-        proj = api.find_project(project)
-    except NotFound:
+    proj = found.project
+    existing = found.label_types
+    if proj is None:
         if not create:
             raise NotFound(f"no project {project!r} at {api.url}", hint="pass --create to make it") from None
         if str(project).strip().isdigit():
@@ -318,11 +357,11 @@ def _ensure_project(
             allow_overlapping=settings["allow_overlapping"],
             use_relation=True,
         )
+        existing = {"span": [], "relation": []}  # a new project has no label types
     report.project_id = int(proj["id"])
     report.project_name = str(proj.get("name", project))
     report.project_url = f"{api.url}/projects/{proj['id']}"
     conflicts = _settings_conflicts(proj, recipe)
-    existing = {kind: api.list_label_types(proj["id"], kind) for kind in ("span", "relation")}
     to_add, label_conflicts, warnings = _label_plan(existing, recipe)
     conflicts += label_conflicts
     report.warnings += warnings
@@ -381,11 +420,25 @@ def _index(examples: Iterable[dict[str, Any]]) -> dict[str, list[Held]]:
 
 
 class _Labels:
-    """Label-type id -> name maps of a project, fetched once."""
+    """Label-type id -> name maps of a project, fetched once, when first needed."""
 
     def __init__(self, api: Any, project_id: int) -> None:
-        self.span = {t["id"]: t["text"] for t in api.list_label_types(project_id, "span")}
-        self.rel = {t["id"]: t["text"] for t in api.list_label_types(project_id, "relation")}
+        self._api = api
+        self._pid = project_id
+        self._maps: dict[str, dict[Any, str]] = {}
+
+    def _map(self, kind: str) -> dict[Any, str]:
+        if kind not in self._maps:
+            self._maps[kind] = {t["id"]: t["text"] for t in self._api.list_label_types(self._pid, kind)}
+        return self._maps[kind]
+
+    @property
+    def span(self) -> dict[Any, str]:
+        return self._map("span")
+
+    @property
+    def rel(self) -> dict[Any, str]:
+        return self._map("relation")
 
 
 def server_fingerprint(api: Any, project_id: int, example_id: int, labels: _Labels) -> str:
@@ -482,6 +535,19 @@ def _state_for(
     }
 
 
+def _state_matches(
+    state: dict[str, Any] | None, proj: dict[str, Any], count: int, newest: int | None
+) -> bool:
+    """True when the ledger's record is of this project and the probe still agrees with it."""
+    return bool(
+        state
+        and state.get("project") == _project_mark(proj)
+        and state.get("count") == count
+        and state.get("newest") == newest
+        and isinstance(state.get("docs"), dict)
+    )
+
+
 def _held_from_state(
     state: dict[str, Any] | None,
     proj: dict[str, Any],
@@ -498,14 +564,9 @@ def _held_from_state(
     full listing. The example ids themselves are not recorded, so an ``update`` that would
     replace a document (and must first check that nobody touched it) needs the listing too.
     """
-    if (
-        not state
-        or state.get("project") != _project_mark(proj)
-        or state.get("count") != count
-        or state.get("newest") != newest
-        or not isinstance(state.get("docs"), dict)
-    ):
+    if not _state_matches(state, proj, count, newest):
         return None
+    assert state is not None
     held: dict[str, list[Held]] = {}
     for doc_id, (doc_hash, task_hash) in state["docs"].items():
         rec = wanted.get(doc_id)
@@ -571,7 +632,12 @@ def push(
                 ledger_dir=ledger_dir,
                 task_timeout=task_timeout,
             )
-    tasks, refusals = _load_tasks(tasks_path, recipe)
+    ledger_dir = ledger_dir or _default_ledger_dir()
+    # Read the server (no writes) while the tasks are validated: the two overlap.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # Leaving the block waits for the look, so no request outlives a refused push either.
+        looking = pool.submit(_look, api, project, ledger_dir, want_listing=update)
+        tasks, refusals = _load_tasks(tasks_path, recipe)
     report = PushReport(project_id=None, project_name=str(project), project_url="", dry_run=dry_run)
     report.total = len(tasks) + len(refusals)
     report.refused = refusals
@@ -586,10 +652,12 @@ def push(
             code="E160",
             hint="fix them (`annotate validate` lists all), or pass --skip-invalid to push the rest",
         )
+    # Invalid tasks are reported first; then a server error from the look, if any, is raised.
+    found = looking.result()
     if progress is not None and refusals:
         progress(len(refusals))
     proj = _ensure_project(
-        api, project, recipe, create=create, sync_labels=sync_labels, dry_run=dry_run, report=report
+        api, project, recipe, found, create=create, sync_labels=sync_labels, dry_run=dry_run, report=report
     )
     if proj is None:  # dry run of a project that does not exist yet
         report.pushed = len(tasks)
@@ -597,7 +665,7 @@ def push(
         report.seconds = time.monotonic() - t0
         return report
     pid = int(proj["id"])
-    ledger = Ledger(ledger_dir or _default_ledger_dir(), api.url, pid)
+    ledger = Ledger(ledger_dir, api.url, pid)
     timeout = task_timeout if task_timeout is not None else max(120.0, 0.2 * batch_size)
 
     # A batch left in flight by a killed run: let its task finish, then check those documents.
@@ -613,15 +681,22 @@ def push(
 
     labels = _Labels(api, pid)
     wanted = {rec.doc_id: rec for _, rec in tasks}
-    # Probe before any listing: a change made while the list is read then shows next time.
-    total, newest, _ = api.probe_examples(pid)
-    state = None if leftovers else ledger.load_state()
-    from_state = _held_from_state(state, proj, total, newest, wanted, update)
+    total, newest = found.count, found.newest
+    from_state: dict[str, list[Held]] | None = None
+    if report.created_project and not leftovers:
+        from_state = {}  # made a moment ago: it holds nothing yet
+    elif found.examples is None:
+        state = None if leftovers else ledger.load_state()
+        from_state = _held_from_state(state, proj, total, newest, wanted, update)
     if from_state is not None:
         # Nothing was added or deleted since the last push: skip the (slow) full listing.
         held = from_state
     else:
-        examples = api.list_examples(pid)
+        # Listed after the probe: a change made while the list is read then shows next time.
+        if found.examples is None:
+            total, newest, _ = api.probe_examples(pid)
+            found.examples = api.list_examples(pid)
+        examples = found.examples
         held = _index(examples)
         total = len(examples)
         if not dry_run:
@@ -797,13 +872,15 @@ def _repair(
     flight), because a check costs two requests. Updates ``held``: a document whose every copy
     was deleted is no longer held, so it gets uploaded again. Returns how many were deleted.
     """
-    me = api.whoami().get("id")
-    doomed: list[int] = []
     todo = {
         doc_id: copies
         for doc_id, copies in held.items()
         if doc_id in wanted and (len(copies) > 1 or doc_id in suspects)
     }
+    if not todo:
+        return 0
+    me = api.whoami().get("id")
+    doomed: list[int] = []
     # Two requests per copy: fetch them side by side (a resumed batch can be a thousand documents).
     need = [
         h.example_id
