@@ -9,9 +9,9 @@ or could not be placed. It never drops a span silently: the caller gets either a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, overload
 
 ALIGNMENT_MODES = ("strict", "contract", "expand")
 AlignmentMode = Literal["strict", "contract", "expand"]
@@ -26,6 +26,47 @@ class Token:
     start: int
     end: int
     is_space: bool = False
+
+
+class TokenTable(Sequence[Token]):
+    """A tokenisation as three columns (starts, ends, whitespace flags), read as ``Token`` objects.
+
+    A ``Token`` object is made only when an item is read: aligning a span looks at the few
+    tokens around it, so a news article of hundreds of tokens needs only a handful of objects.
+    """
+
+    __slots__ = ("starts", "ends", "spaces")
+
+    def __init__(self, starts: list[int], ends: list[int], spaces: list[bool]) -> None:
+        if not len(starts) == len(ends) == len(spaces):
+            raise ValueError("token columns differ in length")
+        self.starts = starts
+        self.ends = ends
+        self.spaces = spaces
+
+    @classmethod
+    def of(cls, tokens: Sequence[Token]) -> TokenTable:
+        """Return ``tokens`` as a table (a table is returned as it is)."""
+        if isinstance(tokens, TokenTable):
+            return tokens
+        return cls([t.start for t in tokens], [t.end for t in tokens], [t.is_space for t in tokens])
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    @overload
+    def __getitem__(self, index: int) -> Token: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Token]: ...
+
+    def __getitem__(self, index: int | slice) -> Token | list[Token]:
+        if isinstance(index, slice):
+            return list(map(Token, self.starts[index], self.ends[index], self.spaces[index]))
+        return Token(self.starts[index], self.ends[index], self.spaces[index])
+
+    def __iter__(self) -> Iterator[Token]:
+        return map(Token, self.starts, self.ends, self.spaces)
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import annotate
-from annotate.alignment import ALIGNMENT_MODES, DEFAULT_ALIGNMENT, AlignmentMode, Token
+from annotate.alignment import ALIGNMENT_MODES, DEFAULT_ALIGNMENT, AlignmentMode, TokenTable
 from annotate.errors import AnnotateError, ConfigError, DataError, UsageError
 from annotate.fileio import atomic_dir, dumps_line, is_stdio
 from annotate.formats import brat, conll, hf, spacy_docbin
@@ -457,16 +457,16 @@ def _export(
     )
 
 
-def doc_tokens(doc: Any) -> list[Token]:
+def doc_tokens(doc: Any) -> TokenTable:
     """Return the character ranges of a Doc's tokens, read from its arrays in one call
     (much faster than a Python attribute lookup per token)."""
     from spacy.attrs import IDX, IS_SPACE, LENGTH
 
     if len(doc) == 0:
-        return []
+        return TokenTable([], [], [])
     cols = doc.to_array([IDX, LENGTH, IS_SPACE])
     starts = cols[:, 0]
-    return list(map(Token, starts.tolist(), (starts + cols[:, 1]).tolist(), cols[:, 2].astype(bool).tolist()))
+    return TokenTable(starts.tolist(), (starts + cols[:, 1]).tolist(), cols[:, 2].astype(bool).tolist())
 
 
 @functools.lru_cache(maxsize=4)

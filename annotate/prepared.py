@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import bisect
 import contextlib
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
-from annotate.alignment import Aligned, AlignmentMode, Refused, Token, align_span
+from annotate.alignment import Aligned, AlignmentMode, Refused, Token, TokenTable, align_span
 from annotate.model import Record, Relation, Span
 from annotate.overlaps import OverlapPolicy, Placed, choose_non_overlapping
 
@@ -85,7 +84,7 @@ class PreparedDoc:
     record: Record
     source: str
     split: str = ""
-    tokens: list[Token] = field(default_factory=list)
+    tokens: Sequence[Token] = field(default_factory=list)
     # index in record.entities -> reason code, for spans whose offsets are unusable anywhere.
     invalid: dict[int, str] = field(default_factory=dict)
     # index in record.entities -> Aligned or Refused (token formats).
@@ -150,10 +149,9 @@ def prepare(
     priority: Sequence[str] = (),
 ) -> PreparedDoc:
     """Return the record checked against its text, aligned to ``tokens`` and de-overlapped."""
-    prep = PreparedDoc(record=record, source=source, tokens=list(tokens))
+    table = TokenTable.of(tokens)
+    prep = PreparedDoc(record=record, source=source, tokens=table)
     text = record.text
-    starts = [t.start for t in prep.tokens]
-    ends = [t.end for t in prep.tokens]
     for i, s in enumerate(record.entities):
         if not _valid_offsets(s, len(text)):
             prep.invalid[i] = "invalid_offsets"
@@ -167,7 +165,7 @@ def prepare(
                     "detail": f"recorded {s.text!r}, text is {text[s.start : s.end]!r}; offsets kept",
                 }
             )
-        result = _align_in_window(text, prep.tokens, starts, ends, s.start, s.end, alignment)
+        result = _align_in_window(text, table, s.start, s.end, alignment)
         prep.alignment[i] = result
         if isinstance(result, Aligned) and result.change:
             prep.changes.append(
@@ -197,13 +195,7 @@ def prepare(
 
 
 def _align_in_window(
-    text: str,
-    tokens: list[Token],
-    starts: list[int],
-    ends: list[int],
-    start: int,
-    end: int,
-    mode: AlignmentMode,
+    text: str, tokens: TokenTable, start: int, end: int, mode: AlignmentMode
 ) -> Aligned | Refused:
     """Return ``align_span`` over all ``tokens``, computed on the few tokens around the span.
 
@@ -211,12 +203,12 @@ def _align_in_window(
     span. Only tokens that overlap ``[start, end)`` decide the result (one more on each side is
     kept, so the window's edges never matter); token indexes are shifted back to the whole list.
     """
-    lo = max(0, bisect.bisect_right(ends, start) - 1)
-    hi = min(len(tokens), bisect.bisect_left(starts, end) + 1)
-    result = align_span(text, tokens[lo:hi], start, end, mode)
-    if isinstance(result, Aligned) and lo:
-        return dataclasses.replace(result, tok_start=result.tok_start + lo, tok_end=result.tok_end + lo)
-    return result
+    lo = max(0, bisect.bisect_right(tokens.ends, start) - 1)
+    hi = min(len(tokens), bisect.bisect_left(tokens.starts, end) + 1)
+    r = align_span(text, tokens[lo:hi], start, end, mode)
+    if isinstance(r, Aligned) and lo:
+        return Aligned(r.tok_start + lo, r.tok_end + lo, r.start, r.end, r.change)
+    return r
 
 
 def _valid_offsets(s: Span, n: int) -> bool:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 import spacy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from annotate.alignment import Aligned, Refused, Token, align_span
+from annotate.alignment import Aligned, Refused, Token, TokenTable, align_span
 from annotate.errors import UsageError
 from annotate.overlaps import Placed, choose_non_overlapping
 from annotate.splits import assign_splits, parse_split, rarest_label
@@ -19,6 +20,23 @@ def tokens_of(text: str) -> list[Token]:
 
 
 TEXT = "On Jan. 8, Coalition forces struck ISIL targets.\n\nBoris Johnson\nA spokesman"
+
+
+def test_a_token_table_reads_as_the_list_of_tokens_it_was_made_from() -> None:
+    toks = tokens_of(TEXT)
+    table = TokenTable.of(toks)
+    assert len(table) == len(toks)
+    assert list(table) == toks
+    assert table[3] == toks[3] and table[-1] == toks[-1]
+    assert table[2:7] == toks[2:7] and table[5:] == toks[5:] and table[:0] == []
+    assert TokenTable.of(table) is table
+    for mode in ("strict", "contract", "expand"):
+        start = TEXT.index("Boris")
+        assert align_span(TEXT, table, start - 1, start + 6, mode) == align_span(
+            TEXT, toks, start - 1, start + 6, mode
+        )
+    with pytest.raises(ValueError):
+        TokenTable([0], [1, 2], [False])
 
 
 def test_strict_accepts_token_boundaries_and_refuses_partial_words() -> None:

@@ -165,13 +165,5 @@ def test_aligning_on_the_tokens_around_a_span_gives_what_all_tokens_give(
     start = data.draw(st.integers(0, len(text) - 1))
     end = data.draw(st.integers(start + 1, len(text)))
     tokens = doc_tokens(_NLP.make_doc(text))
-    window = _align_in_window(
-        text,
-        tokens,
-        [t.start for t in tokens],
-        [t.end for t in tokens],
-        start,
-        end,
-        mode,  # type: ignore[arg-type]
-    )
-    assert window == align_span(text, tokens, start, end, mode)  # type: ignore[arg-type]
+    window = _align_in_window(text, tokens, start, end, mode)  # type: ignore[arg-type]
+    assert window == align_span(text, list(tokens), start, end, mode)  # type: ignore[arg-type]
