@@ -209,6 +209,25 @@ def test_docbin_holds_ents_spans_rel_and_meta_as_spacy_reads_them(tmp_path: Path
     assert Doc.has_extension("rel") and doc._.rel[(boris, beijing)] == {"visited": 1.0}
 
 
+def test_docbin_docs_are_the_tokenizers_docs_with_the_entities_and_nothing_else(tmp_path: Path) -> None:
+    """The DocBin stores only the attributes a tokenizer and the entities set; read back, every
+    token attribute equals that of the text tokenised afresh with the same entities."""
+    from spacy.attrs import ENT_IOB, ENT_TYPE, IDX, IS_SPACE, LEMMA, NORM, ORTH, POS, SPACY, TAG
+
+    report = one_split(tmp_path)
+    nlp = spacy.blank("en")
+    read = list(DocBin().from_disk(report.path("spacy", "train")).get_docs(nlp.vocab))
+    assert len(read) == 3
+    attrs = [ORTH, NORM, SPACY, IDX, IS_SPACE, ENT_IOB, ENT_TYPE, TAG, POS, LEMMA]
+    texts = {r.doc_id: r.text for r in messy_records()}
+    for doc in read:
+        fresh = nlp.make_doc(texts[doc.user_data["doc_id"]])
+        fresh.ents = [fresh.char_span(e.start_char, e.end_char, label=e.label_) for e in doc.ents]
+        assert doc.text == fresh.text
+        assert doc.to_array(attrs).tolist() == fresh.to_array(attrs).tolist()
+        assert [t.norm_ for t in doc] == [t.norm_ for t in fresh]
+
+
 def test_conll_has_a_docstart_per_doc_and_tags_only_the_chosen_spans(tmp_path: Path) -> None:
     report = one_split(tmp_path)
     docs = list(read_conll(report.path("conll", "train")))

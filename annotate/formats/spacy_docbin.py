@@ -49,6 +49,10 @@ _STRING_ATTRS: list[int | str] = [
     *("MORPH", "ORTH", "TAG", "LEMMA", "NORM", "DEP", "ENT_TYPE", "ENT_KB_ID", "ENT_ID")
 ]
 _EMPTY_MORPH = Morphology.EMPTY_MORPH
+#: What an export's Docs carry: a tokenizer's tokens and norms, and the entities. DocBin's
+#: default stores every token attribute (tags, lemmas, heads, ...), which a blank pipeline leaves
+#: empty: zeros that made the file and the time to write it about twice as large.
+EXPORT_ATTRS = ["ORTH", "NORM", "ENT_IOB", "ENT_TYPE", "ENT_KB_ID", "ENT_ID"]
 
 
 def ensure_rel_extension() -> None:
@@ -263,7 +267,7 @@ class DocBinWriter:
         """Convert one prepared record (``doc``: its tokenised text, see ``to_doc``) into ``split``."""
         db = self._bins.get(split)
         if db is None:
-            db = self._bins[split] = FastDocBin(store_user_data=True)
+            db = self._bins[split] = FastDocBin(attrs=EXPORT_ATTRS, store_user_data=True)
         db.add(to_doc(prep, self.nlp, span_key=self.span_key, tally=self.tallies[split], doc=doc))
         self._written[split] += 1
         if self._sharded(split):
@@ -284,7 +288,7 @@ class DocBinWriter:
             self._shards[split] += 1
         else:
             # An empty split still gets its (empty) file, as readers expect one per split.
-            (db or DocBin(store_user_data=True)).to_disk(self.out_dir / f"{split}.spacy")
+            (db or DocBin(attrs=EXPORT_ATTRS, store_user_data=True)).to_disk(self.out_dir / f"{split}.spacy")
 
     def finish(self) -> Tally:
         """Write what is left; return the tally (splits in the order of ``split_docs``)."""
