@@ -347,8 +347,16 @@ def test_per_annotator_gold_may_repeat_a_doc_id_once_per_annotator() -> None:
         text = "Putin met Kim."
         from annotate.model import text_hash
 
-        return {"doc_id": "d1", "doc_hash": text_hash(text), "text": text, "entities": [], "relations": [],
-                "meta": {}, "annotator": annotator, "confirmed": False}
+        return {
+            "doc_id": "d1",
+            "doc_hash": text_hash(text),
+            "text": text,
+            "entities": [],
+            "relations": [],
+            "meta": {},
+            "annotator": annotator,
+            "confirmed": False,
+        }
 
     ok = validate_records([gold("ann1"), gold("ann2")], kind="gold")
     assert "E107" not in ok.counts
