@@ -188,8 +188,13 @@ class FastDocBin(DocBin):
     ``ent_kb_id_``, ``ent_id_``), which was most of its time on news articles of about 400
     tokens. One ``to_array`` call gives those attributes' hashes; looking up each distinct
     hash gives the same set of strings, so the bytes written are the same as spaCy's
-    (a test compares them). Everything else is spaCy 3.8's ``DocBin.add`` as it is.
+    (a test compares them); a hash met in an earlier Doc is not looked up again. Everything
+    else is spaCy 3.8's ``DocBin.add`` as it is.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._seen_hashes: set[int] = set()
 
     def add(self, doc: Doc) -> None:
         array = doc.to_array(self.attrs)  # type: ignore[arg-type]  # list[int] is what spaCy passes too
@@ -203,8 +208,12 @@ class FastDocBin(DocBin):
         if len(doc):
             strings = doc.vocab.strings
             hashes = doc.to_array(_STRING_ATTRS)
-            # A set of the hashes as Python ints is quicker here than numpy.unique's sort.
-            self.strings.update(strings[h] for h in set(hashes[:, 1:].ravel().tolist()))
+            # A set of the hashes as Python ints is quicker here than numpy.unique's sort, and
+            # only hashes this DocBin has not met yet need their string looked up.
+            seen = self._seen_hashes
+            new = set(hashes[:, 1:].ravel().tolist()) - seen
+            self.strings.update(strings[h] for h in new)
+            seen |= new
             # ``str(token.morph)`` of an empty analysis is "", though its hash is that of "_".
             morphs = (strings[h] for h in set(hashes[:, 0].tolist()))
             self.strings.update("" if m == _EMPTY_MORPH else m for m in morphs)
