@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,8 @@ USER_DATA_KEY = "annotate"
 REL_EXTENSION = "rel"
 #: Documents a DocBin holds before it is written out as a shard.
 SHARD_DOCS = 1000
+#: zlib level of the DocBins written (spaCy's reader takes any level).
+ZLIB_LEVEL = 3
 # The token attributes whose strings DocBin.add stores, as hashes (see FastDocBin).
 # MORPH comes first, as its empty value is written differently.
 _STRING_ATTRS: list[int | str] = [
@@ -196,6 +199,30 @@ class FastDocBin(DocBin):
         super().__init__(*args, **kwargs)
         self._seen_hashes: set[int] = set()
 
+    def to_bytes(self) -> bytes:
+        """Return the DocBin as spaCy's ``to_bytes`` would, compressed at ``ZLIB_LEVEL``.
+
+        The uncompressed message is the same as spaCy's (a test compares them); zlib's default
+        level 6 took twice as long as level 3 for files about an eighth smaller.
+        """
+        lengths = [len(tokens) for tokens in self.tokens]
+        tokens = numpy.vstack(self.tokens) if self.tokens else numpy.asarray([])
+        spaces = numpy.vstack(self.spaces) if self.spaces else numpy.asarray([])
+        msg: dict[str, Any] = {
+            "version": self.version,
+            "attrs": self.attrs,
+            "tokens": tokens.tobytes("C"),
+            "spaces": spaces.tobytes("C"),
+            "lengths": numpy.asarray(lengths, dtype="int32").tobytes("C"),
+            "strings": sorted(self.strings),
+            "cats": self.cats,
+            "flags": self.flags,
+            "span_groups": self.span_groups,
+        }
+        if self.store_user_data:
+            msg["user_data"] = self.user_data
+        return zlib.compress(srsly.msgpack_dumps(msg), ZLIB_LEVEL)
+
     def add(self, doc: Doc) -> None:
         array = doc.to_array(self.attrs)  # type: ignore[arg-type]  # list[int] is what spaCy passes too
         if len(array.shape) == 1:
@@ -297,7 +324,9 @@ class DocBinWriter:
             self._shards[split] += 1
         else:
             # An empty split still gets its (empty) file, as readers expect one per split.
-            (db or DocBin(attrs=EXPORT_ATTRS, store_user_data=True)).to_disk(self.out_dir / f"{split}.spacy")
+            (db or FastDocBin(attrs=EXPORT_ATTRS, store_user_data=True)).to_disk(
+                self.out_dir / f"{split}.spacy"
+            )
 
     def finish(self) -> Tally:
         """Write what is left; return the tally (splits in the order of ``split_docs``)."""
