@@ -62,6 +62,8 @@ from annotate.settings import ConnectionSettings, normalize_url
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+#: Seconds a task is polled at the short pause before the pause grows (see ``wait_task``).
+SLOW_AFTER = 10.0
 
 ROLE_IDS = {"project_admin": 1, "annotator": 2, "annotation_approver": 3}
 """Doccano's built-in roles (``create_roles`` makes them in this order)."""
@@ -783,16 +785,20 @@ class DoccanoAPI:
         """Return a Celery task's status: ``{"ready", "result", "error"}``."""
         return self.get_json(f"tasks/status/{task_id}", what="task status")
 
-    def wait_task(self, task_id: str, *, timeout: float, what: str, poll: float = 0.1) -> Any:
+    def wait_task(
+        self, task_id: str, *, timeout: float, what: str, poll: float = 0.05, slow_poll: float = 0.25
+    ) -> Any:
         """Poll a task until it is ready; return its result.
 
-        The pause between polls is flat and short: an import or export of a thousand documents
-        takes seconds, and a status GET costs milliseconds, so backing off would only find the
-        finished task late. The last pause is cut so that no poll falls after ``timeout``.
-        Raises TaskFailed when the task failed (with its error) or is not ready after ``timeout``
-        seconds (the usual cause: no Celery worker, or one on another database).
+        The pause between polls is short: an import or export of a thousand documents takes
+        seconds and a status GET milliseconds, so a longer pause only finds the finished task
+        late. After ``SLOW_AFTER`` seconds (a large task) it becomes ``slow_poll``. The last pause
+        is cut so that no poll falls after ``timeout``. Raises TaskFailed when the task failed
+        (with its error) or is not ready after ``timeout`` seconds (the usual cause: no Celery
+        worker, or one on another database).
         """
-        deadline = time.monotonic() + timeout
+        began = time.monotonic()
+        deadline = began + timeout
         while True:
             status = self.task_status(task_id)
             if status.get("ready"):
@@ -801,14 +807,16 @@ class DoccanoAPI:
                     text = err.get("text") if isinstance(err, dict) else str(err)
                     raise TaskFailed(self._redact(f"{what}: the Doccano task failed: {text}"))
                 return status.get("result")
-            left = deadline - time.monotonic()
+            now = time.monotonic()
+            left = deadline - now
             if left <= 0:
                 raise TaskFailed(
                     f"{what}: the Doccano task was not done after {timeout:.0f} s",
                     hint="is the Celery worker running, on the same database as the web server? "
                     "see `annotate server logs`",
                 )
-            time.sleep(max(0.0, min(poll, left)))
+            pause = poll if now - began < SLOW_AFTER else slow_poll
+            time.sleep(max(0.0, min(pause, left)))
 
     def import_errors(self, result: Any) -> list[str]:
         """Return the per-line errors an import task reported (``file:line: message``)."""

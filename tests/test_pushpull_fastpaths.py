@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+import types
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,7 @@ def _push(api: DoccanoAPI, tasks: Path, pid: int, ledger: Path, **kw: Any) -> An
     return push(api, tasks, project=pid, recipe=pushpull_recipe(), sync_labels=True, ledger_dir=ledger, **kw)
 
 
-def test_wait_task_finds_a_finished_task_within_a_short_flat_poll(
+def test_wait_task_returns_at_the_first_poll_once_done_and_times_out_on_time(
     doccano_api: DoccanoAPI, project: dict[str, Any], tmp_path: Path
 ) -> None:
     ghost = tmp_path / "one.jsonl"
@@ -68,6 +69,30 @@ def test_wait_task_finds_a_finished_task_within_a_short_flat_poll(
     with pytest.raises(TaskFailed, match="not done after"):
         doccano_api.wait_task("no-such-task", timeout=0.3, what="import")
     assert time.monotonic() - t0 < 1.5
+
+
+def test_wait_task_polls_every_twentieth_of_a_second_then_every_quarter(
+    doccano_api: DoccanoAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pauses asked for while a task (here one the server does not know) is not ready."""
+    import annotate.doccano as adapter
+
+    clock = [1000.0]
+    pauses: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        pauses.append(round(seconds, 6))
+        clock[0] += seconds
+
+    fake = types.SimpleNamespace(monotonic=lambda: clock[0], sleep=sleep, time=time.time)
+    monkeypatch.setattr(adapter, "time", fake)  # the adapter's clock only; requests keeps the real one
+    with pytest.raises(TaskFailed, match="not done after 12 s"):
+        doccano_api.wait_task("no-such-task", timeout=12.02, what="import")
+    short = int(adapter.SLOW_AFTER / 0.05)
+    assert abs(pauses.index(0.25) - short) <= 1  # float sums may land one poll either side
+    assert set(pauses[: short - 1]) == {0.05}
+    assert set(pauses[short + 1 : -1]) == {0.25}
+    assert 0 < pauses[-1] <= 0.25 and abs(sum(pauses) - 12.02) < 1e-6  # the last pause is cut
 
 
 def test_re_push_of_an_unchanged_project_skips_the_full_listing_and_uploads_nothing(
