@@ -22,6 +22,7 @@ import contextlib
 import functools
 import hashlib
 import json
+import operator
 import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -464,9 +465,8 @@ def doc_tokens(doc: Any) -> TokenTable:
 
     if len(doc) == 0:
         return TokenTable([], [], [])
-    cols = doc.to_array([IDX, LENGTH, IS_SPACE])
-    starts = cols[:, 0]
-    return TokenTable(starts.tolist(), (starts + cols[:, 1]).tolist(), cols[:, 2].astype(bool).tolist())
+    starts, lengths, spaces = doc.to_array([IDX, LENGTH, IS_SPACE]).T.tolist()
+    return TokenTable(starts, list(map(operator.add, starts, lengths)), list(map(bool, spaces)))
 
 
 @functools.lru_cache(maxsize=4)

@@ -235,10 +235,16 @@ class FastDocBin(DocBin):
         if len(doc):
             strings = doc.vocab.strings
             hashes = doc.to_array(_STRING_ATTRS)
-            # A set of the hashes as Python ints is quicker here than numpy.unique's sort, and
-            # only hashes this DocBin has not met yet need their string looked up.
+            # A set of the hashes as Python ints is quicker here than numpy.unique's sort; a
+            # column that holds one value throughout (tags, lemmas, ... of a blank pipeline)
+            # gives it by its first row; only hashes this DocBin has not met are looked up.
+            cols = hashes[:, 1:]
+            varying = (cols != cols[0]).any(axis=0)
+            found = set(cols[0].tolist())
+            if varying.any():
+                found.update(cols[:, varying].ravel().tolist())
             seen = self._seen_hashes
-            new = set(hashes[:, 1:].ravel().tolist()) - seen
+            new = found - seen
             self.strings.update(strings[h] for h in new)
             seen |= new
             # ``str(token.morph)`` of an empty analysis is "", though its hash is that of "_".
