@@ -11,6 +11,9 @@
 Memory stays flat in the number of documents: a first pass over the input reads only what the
 split needs (each text's hash, and labels when stratifying); a second pass tokenises each
 document once, prepares it and hands it to every format's writer, which writes as it goes.
+A file's first pass is also its validation gate. An input of at most ``KEEP_RECORDS`` records
+is kept from the first pass for the second, so a small file is parsed once; a larger one is
+read again.
 
 For every format the manifest's totals add up: spans in = written + reported, and the same
 for relations; every reported span or relation is listed with its reason.
@@ -35,7 +38,7 @@ from annotate.alignment import ALIGNMENT_MODES, DEFAULT_ALIGNMENT, AlignmentMode
 from annotate.errors import AnnotateError, ConfigError, DataError, UsageError
 from annotate.fileio import atomic_dir, dumps_line, is_stdio
 from annotate.formats import brat, conll, hf, spacy_docbin
-from annotate.formats.jsonl import read_records
+from annotate.formats.jsonl import read_records, record_error
 from annotate.model import Record
 from annotate.overlaps import OVERLAP_POLICIES, OverlapPolicy
 from annotate.prepared import PreparedDoc, SplitFiles, Tally, prepare
@@ -48,6 +51,9 @@ MANIFEST = "manifest.json"
 # Validation findings that make a file unsafe to read at all; everything else (overlaps,
 # misaligned spans, recorded-text mismatches, ...) export survives and reports.
 BLOCKING_FINDINGS = ("E102", "E103", "E104", "E105", "E110")
+#: Records of an input kept in memory from the first pass to the second (a larger input is
+#: read twice): about 20 MB of news articles.
+KEEP_RECORDS = 1000
 
 
 @dataclass
@@ -126,20 +132,20 @@ def export(
     docstring); stdin is read into memory once.
     """
     name = "<stdin>" if is_stdio(input_path) else str(input_path)
-    validation: dict[str, Any] | None = None
-    if validate and not is_stdio(input_path):
-        validation = _gate(input_path, recipe)
     records: Iterable[tuple[str, Record]]
+    gated: _GatedFileRecords | None = None
     if is_stdio(input_path):
         records = list(_file_records(input_path, name))
+    elif validate:
+        records = gated = _GatedFileRecords(input_path, name, recipe)
     else:
         records = _FileRecords(input_path, name)
     sha = None if is_stdio(input_path) else file_sha256(input_path)
 
     def source(n_records: int) -> dict[str, Any]:
         info: dict[str, Any] = {"file": Path(name).name, "sha256": sha, "records": n_records}
-        if validation is not None:
-            info["validation"] = validation
+        if gated is not None:
+            info["validation"] = gated.summary()
         return info
 
     return _export(
@@ -175,27 +181,65 @@ class _FileRecords:
         return _file_records(self.path, self.name)
 
 
-def _gate(path: str | os.PathLike[str], recipe: Recipe | None) -> dict[str, Any]:
-    from annotate.validate import validate_file  # imported here: jsonschema is only needed when gating
+class _GatedFileRecords(_FileRecords):
+    """A JSONL file's pairs whose first reading is also its validation gate.
 
-    # tokens=False: token alignment is only a warning to the gate, and export aligns every
-    # span itself and reports each change, so checking it here would tokenise every text twice.
-    report = validate_file(path, recipe=recipe, tokens=False)
-    blocking = [f for f in report.findings if f.code in BLOCKING_FINDINGS]
-    if blocking:
-        first = "; ".join(str(f) for f in blocking[:3])
-        more = f" (and {len(blocking) - 3} more)" if len(blocking) > 3 else ""
-        raise DataError(
-            f"{len(blocking)} records cannot be read safely: {first}{more}",
-            hint=f"run `annotate validate {path}` for every finding",
-            code="E180",
-        )
-    return {
-        "kind": report.kind,
-        "errors": report.n_errors,
-        "warnings": report.n_warnings,
-        "counts": dict(sorted(report.counts.items())),
-    }
+    The first iteration validates each record as it parses it (``iter_validated``) and, at its
+    end, refuses the file when a record cannot be read safely (bad JSON or encoding, not an
+    object, schema errors). Export's first pass writes nothing, so the refusal comes before any
+    output. Later iterations read the file as ``_FileRecords`` does.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], name: str, recipe: Recipe | None) -> None:
+        super().__init__(path, name)
+        self.recipe = recipe
+        self.report: Any = None
+
+    def __iter__(self) -> Iterator[tuple[str, Record]]:
+        if self.report is not None:
+            return super().__iter__()
+        return self._first()
+
+    def _first(self) -> Iterator[tuple[str, Record]]:
+        # Imported here: jsonschema is only needed when gating.
+        from annotate.validate import ValidationReport, iter_validated
+
+        self.report = report = ValidationReport(path=self.name, kind="task")
+        base = Path(self.name).name
+        unreadable: DataError | None = None
+        # tokens=False: token alignment is only a warning to the gate, and export aligns every
+        # span itself and reports each change, so checking it here would tokenise every text twice.
+        for lineno, obj in iter_validated(self.path, report, recipe=self.recipe, tokens=False):
+            if not isinstance(obj, dict):
+                continue  # a finding (E105) the gate refuses below
+            try:
+                rec = Record.from_dict(obj)
+            except (KeyError, TypeError, AttributeError, ValueError) as e:
+                if unreadable is None:
+                    unreadable = record_error(self.name, lineno, e)
+                continue
+            yield f"{base}:{lineno}", rec
+        blocking = [f for f in report.findings if f.code in BLOCKING_FINDINGS]
+        if blocking:
+            first = "; ".join(str(f) for f in blocking[:3])
+            more = f" (and {len(blocking) - 3} more)" if len(blocking) > 3 else ""
+            raise DataError(
+                f"{len(blocking)} records cannot be read safely: {first}{more}",
+                hint=f"run `annotate validate {self.path}` for every finding",
+                code="E180",
+            )
+        if unreadable is not None:
+            raise unreadable
+
+    def summary(self) -> dict[str, Any]:
+        """The gate's counts, for the manifest."""
+        r = self.report
+        return {
+            "kind": r.kind,
+            "errors": r.n_errors,
+            "warnings": r.n_warnings,
+            "counts": dict(sorted(r.counts.items())),
+        }
 
 
 def export_records(
@@ -330,8 +374,14 @@ def _export(
     label_freq: Counter[str] = Counter()
     rel_label_set: set[str] = set(recipe.relation_names if recipe else ())
     id_count: Counter[str] = Counter()
+    # A small input is kept for pass 2 (memory stays bounded: at most KEEP_RECORDS records).
+    kept: list[tuple[str, Record]] | None = []
     for src, rec in pairs:
         n_records += 1
+        if kept is not None:
+            kept.append((src, rec))
+            if len(kept) > KEEP_RECORDS:
+                kept = None
         reason = excluded_reason(rec)
         if reason is not None:
             excluded.append(
@@ -392,7 +442,7 @@ def _export(
             stack.enter_context(writers[fmt])
 
         # Pass 2: tokenise each document once; every writer writes it as it comes.
-        for src, rec in pairs:
+        for src, rec in kept if kept is not None else pairs:
             if excluded_reason(rec) is not None:
                 continue
             name = where.get(rec.doc_hash)

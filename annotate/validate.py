@@ -1071,15 +1071,37 @@ def validate_file(
     warning (and spaCy). ``-`` reads stdin. Raises DataError (E101)
     only when the file cannot be opened; everything wrong inside it is a finding.
     """
-    name = "<stdin>" if is_stdio(path) else str(path)
     if kind is not None and kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
-    kind = kind or guess_kind(path)
-    if kind == "recipe":
+    if (kind or guess_kind(path)) == "recipe":
         return validate_recipe_file(path)
+    report = ValidationReport(path="<stdin>" if is_stdio(path) else str(path), kind=kind or "task")
+    for _ in iter_validated(
+        path, report, kind=kind, recipe=recipe, max_errors=max_errors, progress=progress, tokens=tokens
+    ):
+        pass
+    return report
+
+
+def iter_validated(
+    path: str | os.PathLike[str],
+    report: ValidationReport,
+    *,
+    kind: str | None = None,
+    recipe: Recipe | None = None,
+    max_errors: int | None = None,
+    progress: Callable[[int], None] | None = None,
+    tokens: bool = True,
+) -> Iterator[tuple[int, Any]]:
+    """Validate a JSONL file (or a ``.json`` document) record by record, adding every finding
+    to ``report``; yield ``(line, value)`` for each record that parsed as JSON, once checked.
+
+    This is :func:`validate_file` for a caller that also reads the records (export does, so
+    the file is parsed once, not twice). The report is complete when the iteration ends.
+    """
+    name = report.path
     whole = not is_stdio(path) and str(path).endswith(".json")
     lines = _iter_json_document(path, name) if whole else iter_jsonl_lenient(path, name)
-    report = ValidationReport(path=name, kind=kind or "task")
     validator: Validator | None = None
     n_err = 0
     for lineno, obj, finding in lines:
@@ -1099,10 +1121,11 @@ def validate_file(
                 n_err += 1
                 if max_errors is not None and n_err >= max_errors:
                     report.truncated = True
-                    return report
+                    return
+        if finding is None:
+            yield lineno, obj
     if report.n_records == 0 and not report.findings:
         report.findings.append(Finding("W108", WARNING, "the file holds no record", name, None, None))
-    return report
 
 
 def validate_records(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import zlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 import spacy
@@ -149,6 +150,40 @@ def test_export_without_validation_writes_the_same_but_records_no_validation(tmp
     without = {k: v for k, v in checked.manifest.items() if k != "input"}
     assert without == {k: v for k, v in trusted.manifest.items() if k != "input"}
     assert json.loads((tmp_path / "trusted" / "manifest.json").read_text("utf-8")) == trusted.manifest
+
+
+def test_a_small_file_is_parsed_once_and_a_large_one_twice_with_the_same_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The gate's reading is the first pass; up to KEEP_RECORDS records are kept for the second."""
+    import annotate.export as export_module
+    import annotate.validate as validate_module
+    from annotate import fileio
+
+    gold = tmp_path / "gold.jsonl"
+    write_records(gold, messy_records())
+    opened: list[str] = []
+    real_binary, real_text = validate_module.open_binary, fileio.open_text
+
+    def open_binary(path: Any, *a: Any, **k: Any) -> Any:
+        opened.append(str(path))
+        return real_binary(path, *a, **k)
+
+    def open_text(path: Any, *a: Any, **k: Any) -> Any:
+        opened.append(str(path))
+        return real_text(path, *a, **k)
+
+    monkeypatch.setattr(validate_module, "open_binary", open_binary)
+    monkeypatch.setattr(fileio, "open_text", open_text)
+    once = export(gold, tmp_path / "once", to=["spacy", "jsonl"])
+    assert opened == [str(gold)]  # the gate's reading, kept for pass 2 (the sha256 reads bytes)
+    opened.clear()
+    monkeypatch.setattr(export_module, "KEEP_RECORDS", 2)
+    twice = export(gold, tmp_path / "twice", to=["spacy", "jsonl"])
+    assert opened == [str(gold), str(gold)]
+    assert once.manifest == twice.manifest
+    for part in ("jsonl/train.jsonl", "spacy/train.spacy"):
+        assert (tmp_path / "once" / part).read_bytes() == (tmp_path / "twice" / part).read_bytes()
 
 
 _NLP = spacy.blank("en")

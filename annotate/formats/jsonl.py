@@ -21,15 +21,21 @@ def read_records(path: str | os.PathLike[str]) -> Iterator[tuple[int, Record]]:
         if not isinstance(obj, dict):
             raise DataError("a record must be a JSON object", path=name, line=lineno, pointer="", code="E105")
         try:
-            yield lineno, Record.from_dict(obj)
+            rec = Record.from_dict(obj)
         except (KeyError, TypeError, AttributeError, ValueError) as e:
-            raise DataError(
-                f"not a valid record ({type(e).__name__}: {e})",
-                path=name,
-                line=lineno,
-                code="E106",
-                hint="run `annotate validate` on the file for every problem with its JSON path",
-            ) from None
+            raise record_error(name, lineno, e) from None
+        yield lineno, rec
+
+
+def record_error(name: str, lineno: int, e: Exception) -> DataError:
+    """Return the error (E106) for a JSON object at ``name:lineno`` that is not a record."""
+    return DataError(
+        f"not a valid record ({type(e).__name__}: {e})",
+        path=name,
+        line=lineno,
+        code="E106",
+        hint="run `annotate validate` on the file for every problem with its JSON path",
+    )
 
 
 def write_records(path: str | os.PathLike[str], records: Iterable[Record], *, force: bool = False) -> int:
