@@ -203,8 +203,23 @@ def _align_in_window(
     span. Only tokens that overlap ``[start, end)`` decide the result (one more on each side is
     kept, so the window's edges never matter); token indexes are shifted back to the whole list.
     """
-    lo = max(0, bisect.bisect_right(tokens.ends, start) - 1)
-    hi = min(len(tokens), bisect.bisect_left(tokens.starts, end) + 1)
+    starts, ends, spaces = tokens.starts, tokens.ends, tokens.spaces
+    # Most spans start and end exactly on the edges of non-whitespace tokens: every mode then
+    # gives those tokens, unchanged, and no Token needs to be made.
+    first = bisect.bisect_left(starts, start)
+    last = bisect.bisect_left(ends, end)
+    if (
+        first <= last < len(ends)
+        and starts[first] == start
+        and ends[last] == end
+        and not spaces[first]
+        and not spaces[last]
+        and not text[start].isspace()
+        and not text[end - 1].isspace()
+    ):
+        return Aligned(first, last + 1, start, end)
+    lo = max(0, bisect.bisect_right(ends, start) - 1)
+    hi = min(len(tokens), bisect.bisect_left(starts, end) + 1)
     r = align_span(text, tokens[lo:hi], start, end, mode)
     if isinstance(r, Aligned) and lo:
         return Aligned(r.tok_start + lo, r.tok_end + lo, r.start, r.end, r.change)
