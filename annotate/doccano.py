@@ -457,9 +457,10 @@ class DoccanoAPI:
 
     # -- projects ---------------------------------------------------------------------------------
 
-    def list_projects(self) -> list[dict[str, Any]]:
-        """Return every project the user can see."""
-        return self.list_all("projects")
+    def list_projects(self, search: str | None = None) -> list[dict[str, Any]]:
+        """Return every project the user can see; with ``search``, only those whose name or
+        description contains each of its words (Doccano's search filter)."""
+        return self.list_all("projects", params={"search": search} if search else None)
 
     def get_project(self, project_id: int) -> dict[str, Any]:
         """Return one project by id; NotFound if it does not exist or is not visible."""
@@ -476,7 +477,11 @@ class DoccanoAPI:
                 return self.get_project(int(text))
             except NotFound:
                 pass  # a project may be *named* "42"
-        matches = [p for p in self.list_projects() if p.get("name") == text]
+        # The server's search narrows the list (a busy server holds many projects); the full
+        # list decides when the search finds no exact match, so its quirks cannot hide one.
+        matches = [p for p in self.list_projects(search=text) if p.get("name") == text] if text else []
+        if not matches:
+            matches = [p for p in self.list_projects() if p.get("name") == text]
         if not matches:
             raise NotFound(
                 f"no project {text!r} at {self.url}", hint="`annotate doctor` lists the projects you can see"

@@ -27,6 +27,24 @@ def test_create_find_and_delete_project(doccano_api: DoccanoAPI, make_project) -
         doccano_api.find_project(project["name"])
 
 
+def test_find_project_matches_the_exact_name_whatever_it_holds(doccano_api: DoccanoAPI, make_project) -> None:
+    """The server's search narrows the list; names it would split or mangle still match exactly."""
+    tag = secrets.token_hex(3)
+    names = [
+        f"news {tag}",
+        f"news {tag} 2",  # the first name is a prefix of this one
+        f'quoted "{tag}", with comma',
+        f"naïve café {tag} 😀",
+        f"  {tag}  spaced",
+        f"under_score%{tag}\\back",
+    ]
+    made = {name: make_project(name)["id"] for name in names}
+    for name, pid in made.items():
+        assert doccano_api.find_project(name)["id"] == pid, name
+    with pytest.raises(NotFound):
+        doccano_api.find_project(f"news {tag} 3")
+
+
 def test_annotator_is_added_with_the_annotator_role(
     doccano_api: DoccanoAPI, doccano_project, make_user
 ) -> None:
