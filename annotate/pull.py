@@ -302,6 +302,63 @@ def _merge(spans: list[ServerSpan], rels: list[ServerRelation]) -> tuple[list[An
     return out_spans, out_rels
 
 
+def _fetch(
+    api: Any,
+    pid: int,
+    collab: bool,
+    confirmers: dict[int, set[Any]],
+    *,
+    only_approved: bool,
+    per_annotator: bool,
+    method: str,
+    progress: Progress | None,
+) -> tuple[
+    str, list[dict[str, Any]], dict[int, tuple[list[ServerSpan], list[ServerRelation]]], dict[Any, str]
+]:
+    """Return ``(method, examples, annotations, users)`` of a project; fill ``confirmers``.
+
+    ``users`` is empty unless the export's file names are the user names (a project without
+    collaborative annotation); the caller then uses the member list.
+    """
+    users: dict[Any, str] = {}
+    if collab:
+        if per_annotator or method != "auto":
+            chosen = choose_method(0, per_annotator=per_annotator, method=method)
+        else:
+            n = api.count_examples(pid, params={"confirmed": "true"} if only_approved else None)
+            chosen = choose_method(n, per_annotator=per_annotator, method=method)
+        if chosen == "rest":
+            examples = api.list_examples(pid)
+            if only_approved:
+                examples = [ex for ex in examples if ex.get("is_confirmed")]
+            span_names = {t["id"]: t["text"] for t in api.list_label_types(pid, "span")}
+            rel_names = {t["id"]: t["text"] for t in api.list_label_types(pid, "relation")}
+            annotations = _rest_annotations(
+                api, pid, [int(ex["id"]) for ex in examples], span_names, rel_names, progress
+            )
+        else:
+            examples, annotations = _export_examples(api, pid, only_approved=only_approved, progress=progress)
+        for ex in examples:
+            if ex.get("is_confirmed"):
+                confirmers[int(ex["id"])].add(None)
+                if per_annotator:
+                    confirmers[int(ex["id"])] |= {
+                        s.get("confirmed_by") for s in api.list_example_states(pid, ex["id"])
+                    }
+    else:
+        chosen = "export"
+        examples = api.list_examples(pid)
+        files = _export_files(api, pid, only_approved=False)
+        annotations = _export_annotations(files, per_user=True, progress=progress)
+        for stem, rows in _export_files(api, pid, only_approved=True).items():
+            for row in rows:
+                confirmers[int(row["id"])].add(stem)
+        users = {stem: stem for stem in files}
+        if only_approved:
+            examples = [ex for ex in examples if confirmers.get(int(ex["id"]))]
+    return chosen, examples, annotations, users
+
+
 # -- the pull -----------------------------------------------------------------------------------------
 
 
@@ -338,43 +395,21 @@ def pull(
     # Without collaborative annotation, Doccano's REST lists show only the caller's own spans and
     # confirmations; its export holds every member's, one file each. So the export it is.
     collab = bool(proj.get("collaborative_annotation", True))
-    users: dict[Any, str] = {m["user"]: m["username"] for m in api.list_members(pid)}
     confirmers: dict[int, set[Any]] = defaultdict(set)
-    if collab:
-        if per_annotator or method != "auto":
-            chosen = choose_method(0, per_annotator=per_annotator, method=method)
-        else:
-            n = api.count_examples(pid, params={"confirmed": "true"} if only_approved else None)
-            chosen = choose_method(n, per_annotator=per_annotator, method=method)
-        if chosen == "rest":
-            examples = api.list_examples(pid)
-            if only_approved:
-                examples = [ex for ex in examples if ex.get("is_confirmed")]
-            span_names = {t["id"]: t["text"] for t in api.list_label_types(pid, "span")}
-            rel_names = {t["id"]: t["text"] for t in api.list_label_types(pid, "relation")}
-            annotations = _rest_annotations(
-                api, pid, [int(ex["id"]) for ex in examples], span_names, rel_names, progress
-            )
-        else:
-            examples, annotations = _export_examples(api, pid, only_approved=only_approved, progress=progress)
-        for ex in examples:
-            if ex.get("is_confirmed"):
-                confirmers[int(ex["id"])].add(None)
-                if per_annotator:
-                    confirmers[int(ex["id"])] |= {
-                        s.get("confirmed_by") for s in api.list_example_states(pid, ex["id"])
-                    }
-    else:
-        chosen = "export"
-        examples = api.list_examples(pid)
-        files = _export_files(api, pid, only_approved=False)
-        annotations = _export_annotations(files, per_user=True, progress=progress)
-        for stem, rows in _export_files(api, pid, only_approved=True).items():
-            for row in rows:
-                confirmers[int(row["id"])].add(stem)
-        users = {stem: stem for stem in files}
-        if only_approved:
-            examples = [ex for ex in examples if confirmers.get(int(ex["id"]))]
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # The member list is only needed at the end: fetch it beside the rest.
+        members = pool.submit(api.list_members, pid)
+        chosen, examples, annotations, users = _fetch(
+            api,
+            pid,
+            collab,
+            confirmers,
+            only_approved=only_approved,
+            per_annotator=per_annotator,
+            method=method,
+            progress=progress,
+        )
+        users = users or {m["user"]: m["username"] for m in members.result()}
     report = PullReport(project_id=pid, project_name=str(proj.get("name")), out=str(out), method=chosen)
     report.examples = len(examples)
 
