@@ -9,6 +9,7 @@ order and nothing depends on time, process count or dict order.
 
 from __future__ import annotations
 
+import multiprocessing
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
@@ -231,7 +232,7 @@ def _register_annotator() -> None:
 
 
 def annotate_doc(
-    doc: Doc,
+    doc: Doc | dict[str, Any],
     item: InputDoc,
     *,
     recipe: Recipe,
@@ -240,13 +241,14 @@ def annotate_doc(
     summary: Summary,
 ) -> Record:
     """Return the Record for one processed document (annotated by the pipeline's annotator
-    component where it ran, else here)."""
-    stored = doc.user_data.pop(_USER_DATA_KEY, None)
+    component where it ran, else here), or for the annotations a worker process sent."""
+    stored = doc if isinstance(doc, dict) else doc.user_data.pop(_USER_DATA_KEY, None)
     if stored is not None:
         spans_t = [tuple(x) for x in stored["spans"]]
         relations_t = [tuple(x) for x in stored["relations"]]
         dropped: dict[str, int] = stored["dropped"]
     else:
+        assert not isinstance(doc, dict)
         info = _PipeInfo(pipe.pattern_keys, pipe.preset, pipe.has_ner, pipe.model_source)
         spans_t, relations_t, dropped = _annotations(doc, recipe, info, rules)  # type: ignore[assignment]
     summary.dropped_labels.update(dropped)
@@ -342,7 +344,11 @@ def preannotate(
     def records() -> Iterator[Record]:
         started = time.perf_counter()
         try:
-            stream = pipe.nlp.pipe(documents(), batch_size=batch_size, n_process=n_process)
+            stream: Iterator[Doc | dict[str, Any]]
+            if n_process > 1 and "fork" in multiprocessing.get_all_start_methods():
+                stream = _forked_annotations(pipe.nlp, documents(), n_process, batch_size)
+            else:
+                stream = pipe.nlp.pipe(documents(), batch_size=batch_size, n_process=n_process)
             for doc in stream:
                 item = pending.popleft()
                 record = annotate_doc(doc, item, recipe=recipe, pipe=pipe, rules=rules, summary=summary)
@@ -355,6 +361,60 @@ def preannotate(
             summary.seconds = time.perf_counter() - started
 
     return Run(records=records(), summary=summary, pipeline=pipe)
+
+
+# The pipeline the forked worker processes run: set in the parent just before the fork, so
+# each worker has it (copy-on-write) without loading or pickling it.
+_FORKED_NLP: Any = None
+
+
+def _forked_task(texts: list[str]) -> list[dict[str, Any]]:
+    """In a worker: run the pipeline over ``texts``; return each document's annotations."""
+    return [doc.user_data[_USER_DATA_KEY] for doc in _FORKED_NLP.pipe(texts, batch_size=len(texts))]
+
+
+def _forked_annotations(
+    nlp: Any, texts: Iterator[str], n_process: int, batch_size: int
+) -> Iterator[dict[str, Any]]:
+    """Yield the annotations of ``texts``, in order, from ``n_process`` forked workers.
+
+    Why not ``nlp.pipe(n_process=...)``: spaCy deals out its batches in turn, so at the end of
+    the input one worker can still hold a whole batch while the others wait, and it sends whole
+    Docs back, which this process deserialises. Here a worker takes the next task when it is
+    free, the last documents go out in small tasks (see :func:`_tasks`), and a worker sends back
+    only the annotator's plain lists. At most ``2 * n_process`` tasks are in flight, so the
+    input is still read as it is consumed.
+    """
+    global _FORKED_NLP
+    _FORKED_NLP = nlp
+    try:
+        with multiprocessing.get_context("fork").Pool(n_process) as pool:
+            in_flight: deque[Any] = deque()
+            for task in _tasks(texts, batch_size, n_process):
+                in_flight.append(pool.apply_async(_forked_task, (task,)))
+                while len(in_flight) >= 2 * n_process:
+                    yield from in_flight.popleft().get()
+            while in_flight:
+                yield from in_flight.popleft().get()
+    finally:
+        _FORKED_NLP = None
+
+
+def _tasks(texts: Iterator[str], size: int, n_process: int) -> Iterator[list[str]]:
+    """Yield ``texts`` in tasks of ``size``, except the last ones, which are split small.
+
+    ``size * n_process`` texts are read ahead; when the input ends, what is left is split into
+    about ``4 * n_process`` tasks, so that the workers finish close together.
+    """
+    ahead = size * n_process
+    buffer: deque[str] = deque()
+    for text in texts:
+        buffer.append(text)
+        if len(buffer) >= size + ahead:
+            yield [buffer.popleft() for _ in range(size)]
+    small = max(1, -(-len(buffer) // (4 * n_process)))
+    while buffer:
+        yield [buffer.popleft() for _ in range(min(small, len(buffer)))]
 
 
 def format_summary(summary: Summary, out: str) -> str:

@@ -141,6 +141,20 @@ def test_two_processes_give_the_same_bytes_as_one(corpus: Path, tmp_path: Path) 
     assert one.read_bytes() == two.read_bytes()
 
 
+@pytest.mark.parametrize("n_texts", [0, 1, 7, 40, 95, 96, 97, 300])
+def test_worker_tasks_are_full_batches_then_small_ones_in_input_order(n_texts: int) -> None:
+    from annotate.preannotate import _tasks
+
+    texts = [f"t{i}" for i in range(n_texts)]
+    tasks = list(_tasks(iter(texts), 32, 2))
+    assert [t for task in tasks for t in task] == texts
+    sizes = [len(task) for task in tasks]
+    full = sizes[: n_texts // 32 - 2] if n_texts >= 96 else []
+    assert all(size == 32 for size in full)
+    tail = sizes[len(full) :]
+    assert all(0 < size <= 12 for size in tail) and len(tail) <= 8
+
+
 def test_output_passes_annotate_validate_with_the_recipe(corpus: Path, tmp_path: Path) -> None:
     out = tmp_path / "tasks.jsonl"
     cli(str(corpus), "--recipe", str(NEWS), "--out", str(out))
