@@ -43,8 +43,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         help="corpus sizes for the memory rows (default 1000 20000)",
     )
     p.add_argument("--mem-model", default="blank:en", help="pipeline for the pre-annotation memory row")
-    p.add_argument("--runs", type=int, help="runs per row; the median is reported (default 3)")
-    p.add_argument("--mem-runs", type=int, help="runs of each memory row (default: --runs)")
+    p.add_argument("--runs", type=int, help="runs per row; the median is reported (default 5)")
+    p.add_argument("--mem-runs", type=int, help="runs of each memory row (default: --runs if given, else 3)")
     p.add_argument("--notes", type=Path, help="a Markdown file appended to the report (the analysis)")
     p.add_argument("--recipe", type=Path, default=ROOT / "recipes" / "news.toml")
     p.add_argument("--model", help="pipeline for the pre-annotation rows (default: the recipe's)")
@@ -67,7 +67,8 @@ def config(a: argparse.Namespace, workdir: Path) -> Config:
         workdir=workdir,
         recipe=a.recipe.resolve(),
         model=a.model,
-        runs=pick(a.runs, 3, 1),
+        runs=pick(a.runs, 5, 1),
+        # Peak RSS barely varies from run to run, and the big corpus is slow: 3 runs by default.
         mem_runs=a.mem_runs or pick(a.runs, 3, 1),
         docs=docs,
         pre_docs=pick(a.pre_docs, 300, 10),
@@ -104,9 +105,11 @@ tool's environment and a Doccano install where `annotate server start` finds it 
 `python -m bench --quick` runs the same rows on tiny sizes in a few minutes (CI runs it).
 
 Every row is a ratio of ours against its baseline measured in the same run, one right after the
-other, as the median of {cfg.runs} run(s), on a generated corpus of news articles (`bench/corpus.py`:
-deterministic, ~350 words a document, names, organisations and places from templates). Pushes and
-pulls go to a local Doccano server that the bench starts on 127.0.0.1 (SQLite, one Celery worker).
+other (which goes first alternates from run to run, so that a drift in the machine's speed
+does not favour either side), as the median of {cfg.runs} run(s), on a generated corpus of
+news articles (`bench/corpus.py`: deterministic, ~350 words a document, names, organisations
+and places from templates). Pushes and pulls go to a local Doccano server that the bench starts
+on 127.0.0.1 (SQLite, one Celery worker).
 
 **The machine was shared** with other people's builds and tests while this ran, so absolute times
 are noisy; the ratios are the result. {QUICK_NOTE if cfg.quick else ""}

@@ -76,6 +76,26 @@ class Corpus:
         return p
 
 
+def alternate(i: int, baseline: Callable[[], Any], ours_: Callable[[], Any]) -> tuple[Any, Any]:
+    """Run both sides of run ``i``, the baseline first in even runs and ours first in odd ones;
+    return ``(baseline result, ours result)``. On a shared machine the speed drifts, and
+    whichever side always went second would carry the drift alone."""
+    if i % 2:
+        o = ours_()
+        return baseline(), o
+    b = baseline()
+    return b, ours_()
+
+
+def _try(fn: Callable[[], Any], row: Row) -> Any:
+    """Return ``fn()``, or None with the error recorded on ``row``."""
+    try:
+        return fn()
+    except Exception as e:
+        row.error = f"{type(e).__name__}: {str(e)[:300]}"
+        return None
+
+
 def _guard(row: Row, fn: Callable[[Row], None]) -> Row:
     try:
         fn(row)
@@ -144,17 +164,17 @@ def preannotate_rows(cfg: Config, c: Corpus) -> list[Row]:
 
     def body(_: Row) -> None:
         for i in range(cfg.runs):
-            b = run_proc(base_cmd, env=env)
-            o1 = run_proc(ours_cmd(1), env=env)
+            o2: Any = None
+            if i % 2:  # every other run goes the other way round (see alternate())
+                o2 = _try(lambda: run_proc(ours_cmd(2), env=env), r2)
+            b, o1 = alternate(i, lambda: run_proc(base_cmd, env=env), lambda: run_proc(ours_cmd(1), env=env))
+            if not i % 2:
+                o2 = _try(lambda: run_proc(ours_cmd(2), env=env), r2)
             r1.base_s.append(b.seconds)
             r1.ours_s.append(o1.seconds)
             ratios.append(o1.seconds / b.seconds)
             cpu_ratios.append(o1.cpu_seconds / b.cpu_seconds)
-            try:
-                o2 = run_proc(ours_cmd(2), env=env)
-            except Exception as e:
-                r2.error = f"{type(e).__name__}: {str(e)[:300]}"
-            else:
+            if o2 is not None:
                 two.append(o2.seconds)
                 speedups.append(o1.seconds / o2.seconds)
             log(
@@ -230,16 +250,18 @@ def server_rows(cfg: Config, c: Corpus, server: Server) -> list[Row]:
             per_doc = t_call / len(sample)
             per_call.append(t_call / calls)
             r_call.base_s.append(per_doc * n)
-            # Baseline 2: the raw import task.
+            # Baseline 2: the raw import task; and ours, into a new project it creates from the recipe.
             p2 = baselines.new_project(client, f"bench-import-{stamp}-{i}", SPAN_LABELS, RELATION_TYPES)
-            t_imp, count = timed(lambda p2=p2: baselines.raw_import(client, p2, imp))
+            name = f"bench-ours-{stamp}-{i}"
+            ledger = cfg.workdir / f"ledger-{stamp}-{i}"
+            (t_imp, count), (t_ours, rep) = alternate(
+                i,
+                lambda p2=p2: timed(lambda: baselines.raw_import(client, p2, imp)),
+                lambda name=name, ledger=ledger: timed(lambda: ours.push(api, tasks, name, recipe, ledger)),
+            )
             if count != n:
                 raise RuntimeError(f"raw import left {count} examples, expected {n}")
             r_imp.base_s.append(t_imp)
-            # Ours, into a new project that it creates from the recipe.
-            name = f"bench-ours-{stamp}-{i}"
-            ledger = cfg.workdir / f"ledger-{stamp}-{i}"
-            t_ours, rep = timed(lambda name=name, ledger=ledger: ours.push(api, tasks, name, recipe, ledger))
             if ours.uploads(rep) != n:
                 raise RuntimeError(f"push uploaded {ours.uploads(rep)} of {n}")
             pushed_projects.append(name)
@@ -283,19 +305,20 @@ def server_rows(cfg: Config, c: Corpus, server: Server) -> list[Row]:
         pid = next(p.id for p in client.list_projects() if p.name == project)
         gold = cfg.workdir / "pulled-gold.jsonl"
         out_dir = cfg.workdir / "export-out"
+
+        def ours_flow() -> None:
+            ours.pull(api, project, gold)
+            ours.validate(gold, "gold", recipe)
+            ours.export(gold, out_dir, recipe)
+
         for i in range(cfg.runs):
-            t_raw, lines = timed(
-                lambda i=i: baselines.raw_export(client, pid, cfg.workdir / f"raw-export-{i}")
+            (t_raw, lines), (t_ours, _) = alternate(
+                i,
+                lambda i=i: timed(lambda: baselines.raw_export(client, pid, cfg.workdir / f"raw-export-{i}")),
+                lambda: timed(ours_flow),
             )
             if lines != n:
                 raise RuntimeError(f"raw export gave {lines} lines, expected {n}")
-
-            def ours_flow() -> None:
-                ours.pull(api, project, gold)
-                ours.validate(gold, "gold", recipe)
-                ours.export(gold, out_dir, recipe)
-
-            t_ours, _ = timed(ours_flow)
             r_pull.base_s.append(t_raw)
             r_pull.ours_s.append(t_ours)
             ratios.append(t_ours / t_raw)
