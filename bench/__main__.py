@@ -111,8 +111,8 @@ news articles (`bench/corpus.py`: deterministic, ~350 words a document, names, o
 and places from templates). Pushes and pulls go to a local Doccano server that the bench starts
 on 127.0.0.1 (SQLite, one Celery worker).
 
-**The machine was shared** with other people's builds and tests while this ran, so absolute times
-are noisy; the ratios are the result. {QUICK_NOTE if cfg.quick else ""}
+**The machine is a shared virtual machine**: the same work can take a third longer from one run
+to the next, so absolute times are noisy; the ratios are the result. {QUICK_NOTE if cfg.quick else ""}
 
 ## Machine
 
