@@ -9,6 +9,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -246,7 +247,7 @@ def server_rows(cfg: Config, c: Corpus, server: Server) -> list[Row]:
         for i in range(cfg.runs):
             # Baseline 1: one call per example/span/relation, on a sample.
             p1 = baselines.new_project(client, f"bench-calls-{stamp}-{i}", SPAN_LABELS, RELATION_TYPES)
-            t_call, calls = timed(lambda p1=p1: baselines.one_call_per_span(client, p1, sample))
+            t_call, calls = timed(partial(baselines.one_call_per_span, client, p1, sample))
             per_doc = t_call / len(sample)
             per_call.append(t_call / calls)
             r_call.base_s.append(per_doc * n)
@@ -256,8 +257,8 @@ def server_rows(cfg: Config, c: Corpus, server: Server) -> list[Row]:
             ledger = cfg.workdir / f"ledger-{stamp}-{i}"
             (t_imp, count), (t_ours, rep) = alternate(
                 i,
-                lambda p2=p2: timed(lambda: baselines.raw_import(client, p2, imp)),
-                lambda name=name, ledger=ledger: timed(lambda: ours.push(api, tasks, name, recipe, ledger)),
+                partial(timed, partial(baselines.raw_import, client, p2, imp)),
+                partial(timed, partial(ours.push, api, tasks, name, recipe, ledger)),
             )
             if count != n:
                 raise RuntimeError(f"raw import left {count} examples, expected {n}")
@@ -270,7 +271,7 @@ def server_rows(cfg: Config, c: Corpus, server: Server) -> list[Row]:
             vs_call.append(per_doc * n / t_ours)
             vs_imp.append(t_ours / t_imp)
             # Re-push the same file: nothing should go up.
-            t_re, rep2 = timed(lambda name=name, ledger=ledger: ours.push(api, tasks, name, recipe, ledger))
+            t_re, rep2 = timed(partial(ours.push, api, tasks, name, recipe, ledger))
             r_re.ours_s.append(t_re)
             re_uploads.append(ours.uploads(rep2))
             log(
@@ -314,8 +315,8 @@ def server_rows(cfg: Config, c: Corpus, server: Server) -> list[Row]:
         for i in range(cfg.runs):
             (t_raw, lines), (t_ours, _) = alternate(
                 i,
-                lambda i=i: timed(lambda: baselines.raw_export(client, pid, cfg.workdir / f"raw-export-{i}")),
-                lambda: timed(ours_flow),
+                partial(timed, partial(baselines.raw_export, client, pid, cfg.workdir / f"raw-export-{i}")),
+                partial(timed, ours_flow),
             )
             if lines != n:
                 raise RuntimeError(f"raw export gave {lines} lines, expected {n}")

@@ -37,7 +37,7 @@ def convert(obj: dict) -> dict:
 
 
 def lines(sources: tuple[str, ...]) -> list[dict]:
-    out = []
+    out: list[dict] = []
     for name in sources:
         with open(DATA / f"{name}.jsonl", encoding="utf-8") as f:
             out.extend(convert(json.loads(line)) for line in f if line.strip())
