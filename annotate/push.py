@@ -35,8 +35,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import sys
 import tempfile
 import time
 from collections import defaultdict
@@ -106,36 +104,41 @@ class PushReport:
 def _load_tasks(
     path: str | os.PathLike[str], recipe: Recipe
 ) -> tuple[list[tuple[int, Record]], list[Refusal]]:
-    """Return the valid tasks with their line numbers, and the refusals (one per bad line)."""
-    from annotate.fileio import open_text
-    from annotate.validate import ERROR, validate_file
+    """Return the valid tasks with their line numbers, and the refusals (one per bad line).
 
-    refusals: dict[int, Refusal] = {}
+    The file (or stdin) is read once: each record is checked by the validator as it is parsed.
+    """
+    from annotate.validate import ERROR, ValidationReport, iter_validated
+
+    report = ValidationReport(path="<stdin>" if is_stdio(path) else str(path), kind="task")
+    parsed: list[tuple[int, Record]] = []
+    unreadable: dict[int, Refusal] = {}
     # Push acts on errors only; the token check (a warning) would import spaCy, seconds of a push.
-    report = validate_file(path, kind="task", recipe=recipe, tokens=False)
+    for lineno, obj in iter_validated(path, report, kind="task", recipe=recipe, tokens=False):
+        try:
+            parsed.append((lineno, Record.from_dict(obj)))
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            unreadable[lineno] = Refusal(lineno, None, f"not a valid task ({type(e).__name__})")
+    refusals: dict[int, Refusal] = {}
     for f in report.findings:
         if f.level == ERROR and (f.line or 0) not in refusals:
             where = f"{f.pointer}: " if f.pointer else ""
             refusals[f.line or 0] = Refusal(f.line or 0, None, f"{where}[{f.code}] {f.message}")
+    for lineno, refusal in unreadable.items():
+        refusals.setdefault(lineno, refusal)
     good: list[tuple[int, Record]] = []
     seen: dict[str, int] = {}
-    with open_text(path) as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if lineno in refusals or not line.strip():
-                continue
-            try:
-                rec = Record.from_dict(json.loads(line))
-            except (ValueError, KeyError, TypeError, AttributeError) as e:
-                refusals[lineno] = Refusal(lineno, None, f"not a valid task ({type(e).__name__})")
-                continue
-            problem = _semantic_problem(rec, recipe)
-            if problem is None and rec.doc_id in seen:
-                problem = f"duplicate doc_id {rec.doc_id!r} (first at line {seen[rec.doc_id]})"
-            if problem is not None:
-                refusals[lineno] = Refusal(lineno, rec.doc_id, problem)
-                continue
-            seen[rec.doc_id] = lineno
-            good.append((lineno, rec))
+    for lineno, rec in parsed:
+        if lineno in refusals:
+            continue
+        problem = _semantic_problem(rec, recipe)
+        if problem is None and rec.doc_id in seen:
+            problem = f"duplicate doc_id {rec.doc_id!r} (first at line {seen[rec.doc_id]})"
+        if problem is not None:
+            refusals[lineno] = Refusal(lineno, rec.doc_id, problem)
+            continue
+        seen[rec.doc_id] = lineno
+        good.append((lineno, rec))
     return good, sorted(refusals.values(), key=lambda r: r.line)
 
 
@@ -611,27 +614,6 @@ def push(
     t0 = time.monotonic()
     if batch_size < 1:
         raise ConfigError("--batch-size must be at least 1")
-    if is_stdio(tasks_path):
-        # The tasks are read twice (validation, then upload): keep stdin in a temp file.
-        with tempfile.TemporaryDirectory(prefix="annotate-push-") as tmp:
-            copy = Path(tmp) / "stdin.jsonl"
-            with copy.open("w", encoding="utf-8", newline="") as f:
-                shutil.copyfileobj(sys.stdin, f)
-            return push(
-                api,
-                copy,
-                project=project,
-                recipe=recipe,
-                create=create,
-                sync_labels=sync_labels,
-                update=update,
-                skip_invalid=skip_invalid,
-                dry_run=dry_run,
-                batch_size=batch_size,
-                progress=progress,
-                ledger_dir=ledger_dir,
-                task_timeout=task_timeout,
-            )
     ledger_dir = ledger_dir or _default_ledger_dir()
     # Read the server (no writes) while the tasks are validated: the two overlap.
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -642,12 +624,13 @@ def push(
     report.total = len(tasks) + len(refusals)
     report.refused = refusals
     if refusals and not skip_invalid:
-        shown = "\n".join(f"  {tasks_path}:{r.line}: {r.reason}" for r in refusals[:MAX_REFUSALS_SHOWN])
+        name = "<stdin>" if is_stdio(tasks_path) else str(tasks_path)
+        shown = "\n".join(f"  {name}:{r.line}: {r.reason}" for r in refusals[:MAX_REFUSALS_SHOWN])
         more = len(refusals) - MAX_REFUSALS_SHOWN
         raise DataError(
             f"{len(refusals)} invalid task(s); nothing was uploaded:\n{shown}"
             + (f"\n  ... and {more} more" if more > 0 else ""),
-            path=str(tasks_path),
+            path=name,
             line=refusals[0].line,
             code="E160",
             hint="fix them (`annotate validate` lists all), or pass --skip-invalid to push the rest",

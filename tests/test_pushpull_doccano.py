@@ -383,6 +383,20 @@ def test_push_reads_stdin_and_pull_writes_stdout(
     assert {g.doc_id: annotation_view(g) for g in gold} == {d: annotation_view(r) for d, r in tasks.items()}
 
 
+def test_invalid_tasks_on_stdin_are_refused_as_stdin_lines(
+    env: dict[str, str], project: dict[str, Any], doccano_api: DoccanoAPI
+) -> None:
+    lines = UNICODE.read_text(encoding="utf-8").splitlines()
+    bad = json.loads(lines[2])
+    bad["relations"].append({"id": 99, "from_id": 0, "to_id": 77, "type": "MET"})  # dangles
+    lines[2] = json.dumps(bad, ensure_ascii=False)
+    args = ["push", "-", "--project", str(project["id"]), "--recipe", str(RECIPE), "--sync-labels"]
+    result = CliRunner().invoke(app, args, env=env, input="\n".join(lines) + "\n")
+    assert result.exit_code == 1, result.output
+    assert "<stdin>:3" in result.output and "annotate-push-" not in result.output
+    assert doccano_api.list_examples(project["id"]) == []
+
+
 def test_pull_of_a_non_collaborative_project_keeps_each_annotators_work_apart(
     doccano_api: DoccanoAPI, make_project: Any, make_user: Any, tmp_path: Path
 ) -> None:
