@@ -13,10 +13,12 @@ import multiprocessing
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from annotate.errors import DataError, UsageError
+from annotate.errors import AnnotateError, DataError, UsageError
 from annotate.inputs import DEFAULT_GLOB, InputDoc, Problem, read_documents
 from annotate.model import Record, Relation, Span
 from annotate.pipelines import LoadedPipeline, load
@@ -387,15 +389,27 @@ def _forked_annotations(
     """
     global _FORKED_NLP
     _FORKED_NLP = nlp
+    context = multiprocessing.get_context("fork")
     try:
-        with multiprocessing.get_context("fork").Pool(n_process) as pool:
-            in_flight: deque[Any] = deque()
-            for task in _tasks(texts, batch_size, n_process):
-                in_flight.append(pool.apply_async(_forked_task, (task,)))
-                while len(in_flight) >= 2 * n_process:
-                    yield from in_flight.popleft().get()
-            while in_flight:
-                yield from in_flight.popleft().get()
+        # With fork, the executor starts every worker before its own thread, on the first task.
+        with ProcessPoolExecutor(max_workers=n_process, mp_context=context) as pool:
+            in_flight: deque[Future[list[dict[str, Any]]]] = deque()
+            try:
+                for task in _tasks(texts, batch_size, n_process):
+                    in_flight.append(pool.submit(_forked_task, task))
+                    while len(in_flight) >= 2 * n_process:
+                        yield from in_flight.popleft().result()
+                while in_flight:
+                    yield from in_flight.popleft().result()
+            except BrokenProcessPool:
+                raise AnnotateError(
+                    "a pre-annotation worker process died (killed, or out of memory?)",
+                    hint="run again with fewer --n-process, or without it",
+                    code="E280",
+                ) from None
+            finally:
+                for future in in_flight:
+                    future.cancel()
     finally:
         _FORKED_NLP = None
 

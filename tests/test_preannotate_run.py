@@ -4,6 +4,9 @@ run, sentence breaks, the error when no pipeline is installed, and n_process=2."
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -139,6 +142,34 @@ def test_two_processes_give_the_same_bytes_as_one(corpus: Path, tmp_path: Path) 
     cli(str(corpus), "--recipe", str(NEWS), "--out", str(one), "--batch-size", "2")
     cli(str(corpus), "--recipe", str(NEWS), "--out", str(two), "--batch-size", "2", "--n-process", "2")
     assert one.read_bytes() == two.read_bytes()
+
+
+@pytest.mark.slow
+def test_a_worker_that_dies_is_a_clear_error_not_a_hang(corpus: Path, tmp_path: Path) -> None:
+    """A worker killed mid-run (the OOM killer, say) must end the run with a message."""
+    script = tmp_path / "die.py"
+    script.write_text(
+        "import os, sys\n"
+        "import annotate.preannotate as P\n"
+        "def dying(texts):\n"
+        "    os._exit(9)\n"
+        "P._forked_task = dying\n"
+        "from annotate.cli import app\n"
+        "app(sys.argv[1:])\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out.jsonl"
+    args = [str(corpus), "--recipe", str(NEWS), "--out", str(out), "--n-process", "2", "--model", "blank:en"]
+    done = subprocess.run(
+        [sys.executable, str(script), "preannotate", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "ANNOTATE_NO_PROGRESS": "1"},
+    )
+    assert done.returncode == 2, done.stderr
+    assert "[E280]" in done.stderr and "worker process died" in done.stderr
+    assert "Traceback" not in done.stderr and not out.exists()
 
 
 @pytest.mark.parametrize("n_texts", [0, 1, 7, 40, 95, 96, 97, 300])
