@@ -24,7 +24,14 @@ def preannotate_cli(
             "--model", help="A pipeline name or path overriding the recipe's; blank:en for patterns only."
         ),
     ] = None,
-    n_process: Annotated[int, typer.Option("--n-process", help="Worker processes for spaCy.")] = 1,
+    n_process: Annotated[
+        int,
+        typer.Option(
+            "--n-process",
+            help="Worker processes running the pipeline (forked, so the model is loaded once); "
+            "up to the number of free cores.",
+        ),
+    ] = 1,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Documents per spaCy batch.")] = 32,
     limit: Annotated[int | None, typer.Option("--limit", help="Stop after this many documents.")] = None,
     text_key: Annotated[str, typer.Option("--text-key", help="The text key of JSONL input.")] = "text",
