@@ -39,6 +39,7 @@ import contextlib
 import email.utils
 import os
 import random
+import re
 import time
 import zipfile
 from collections.abc import Callable, Iterator
@@ -62,6 +63,8 @@ from annotate.settings import ConnectionSettings, normalize_url
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+#: A project name Doccano's search finds by its words (see ``find_project``).
+_SEARCHABLE = re.compile(r"[^\"'\\\x00-\x1f\x7f]+")
 #: Seconds a task is polled at the short pause before the pause grows (see ``wait_task``).
 SLOW_AFTER = 10.0
 
@@ -477,11 +480,15 @@ class DoccanoAPI:
                 return self.get_project(int(text))
             except NotFound:
                 pass  # a project may be *named* "42"
-        # The server's search narrows the list (a busy server holds many projects); the full
-        # list decides when the search finds no exact match, so its quirks cannot hide one.
-        matches = [p for p in self.list_projects(search=text) if p.get("name") == text] if text else []
-        if not matches:
-            matches = [p for p in self.list_projects() if p.get("name") == text]
+        # The server's search narrows the list (a busy server holds many projects). It keeps
+        # the projects whose name or description contains each word of the text, so it holds
+        # the exact name, except where its parsing rewrites a word: quotes and backslashes
+        # (unescaped), control characters (refused). Such a name is looked for in the full list.
+        if _SEARCHABLE.fullmatch(text):
+            candidates = self.list_projects(search=text)
+        else:
+            candidates = self.list_projects()
+        matches = [p for p in candidates if p.get("name") == text]
         if not matches:
             raise NotFound(
                 f"no project {text!r} at {self.url}", hint="`annotate doctor` lists the projects you can see"
