@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -179,20 +179,6 @@ class BratWriter:
             )
             self.tallies[split].files[split] = f"{split}/"
         return Tally.merge(FORMAT, [self.tallies[s] for s in self.splits])
-
-
-def write_split_brat(
-    by_split: Mapping[str, Sequence[PreparedDoc]],
-    out_dir: Path,
-    labels: Sequence[str],
-    relation_labels: Sequence[str],
-) -> Tally:
-    """Write ``<split>/<doc>.txt|.ann`` and ``annotation.conf`` in ``out_dir``. Returns the tally."""
-    with BratWriter(out_dir, list(by_split), labels, relation_labels) as writer:
-        for split, preps in by_split.items():
-            for prep in preps:
-                writer.add(prep, split)
-        return writer.finish()
 
 
 def read_brat_dir(path: str | os.PathLike[str]) -> list[Record]:

@@ -7,7 +7,7 @@ Relations and overlapping spans cannot be written here; the overlap policy (see
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -42,15 +42,6 @@ class ConllWriter(SplitFiles):
     def finish(self) -> Tally:
         self._stack.close()
         return Tally.merge(FORMAT, [self.tallies[s] for s in self.splits])
-
-
-def write_split_conll(by_split: Mapping[str, Sequence[PreparedDoc]], out_dir: Path) -> Tally:
-    """Write ``<split>.conll`` in ``out_dir`` for each split. Returns the tally."""
-    with ConllWriter(out_dir, list(by_split)) as writer:
-        for split, preps in by_split.items():
-            for prep in preps:
-                writer.add(prep, split)
-        return writer.finish()
 
 
 def read_conll(path: str | os.PathLike[str]) -> Iterator[list[list[tuple[str, str]]]]:

@@ -8,7 +8,7 @@ a tag's index is stable across splits.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from annotate.fileio import dumps_line
@@ -54,14 +54,3 @@ class HfWriter(SplitFiles):
         )
         tally.files["labels"] = "labels.json"
         return tally
-
-
-def write_split_hf(
-    by_split: Mapping[str, Sequence[PreparedDoc]], out_dir: Path, labels: Sequence[str]
-) -> Tally:
-    """Write ``<split>.jsonl`` and ``labels.json`` in ``out_dir``. Returns the tally."""
-    with HfWriter(out_dir, list(by_split), labels) as writer:
-        for split, preps in by_split.items():
-            for prep in preps:
-                writer.add(prep, split)
-        return writer.finish()

@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import zlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -169,18 +169,6 @@ def cached_msgpack_encoders() -> Iterator[None]:
         yield
     finally:
         del registry.get_all
-
-
-def write_docbin(path: str | os.PathLike[str], docs: Iterable[Doc]) -> int:
-    """Write ``docs`` to a ``.spacy`` file with their user data. Returns the count."""
-    with cached_msgpack_encoders():
-        db = FastDocBin(store_user_data=True)
-        n = 0
-        for doc in docs:
-            db.add(doc)
-            n += 1
-        db.to_disk(Path(path))
-    return n
 
 
 class FastDocBin(DocBin):
@@ -347,22 +335,6 @@ class DocBinWriter:
             self._flush(split)
             self.tallies[split].files[split] = f"{split}/" if self._sharded(split) else f"{split}.spacy"
         return Tally.merge(FORMAT, [self.tallies[s] for s in self.split_docs])
-
-
-def write_split_docbins(
-    by_split: Mapping[str, Sequence[PreparedDoc]],
-    out_dir: Path,
-    nlp: Language,
-    *,
-    span_key: str = DEFAULT_SPAN_KEY,
-) -> Tally:
-    """Write each split of ``by_split`` (``<split>.spacy``, or shards) in ``out_dir``. Returns the tally."""
-    sizes = {split: len(preps) for split, preps in by_split.items()}
-    with DocBinWriter(out_dir, nlp, sizes, span_key=span_key) as writer:
-        for split, preps in by_split.items():
-            for p in preps:
-                writer.add(p, split)
-        return writer.finish()
 
 
 def docbin_files(path: str | os.PathLike[str]) -> list[Path]:
