@@ -38,7 +38,7 @@ from annotate.alignment import ALIGNMENT_MODES, DEFAULT_ALIGNMENT, AlignmentMode
 from annotate.errors import AnnotateError, ConfigError, DataError, UsageError
 from annotate.fileio import atomic_dir, dumps_line, is_stdio
 from annotate.formats import brat, conll, hf, spacy_docbin
-from annotate.formats.jsonl import read_records, record_error
+from annotate.formats.jsonl import read_records, read_validated
 from annotate.model import Record
 from annotate.overlaps import OVERLAP_POLICIES, OverlapPolicy
 from annotate.prepared import PreparedDoc, SplitFiles, Tally, prepare
@@ -201,22 +201,17 @@ class _GatedFileRecords(_FileRecords):
         return self._first()
 
     def _first(self) -> Iterator[tuple[str, Record]]:
-        # Imported here: jsonschema is only needed when gating.
-        from annotate.validate import ValidationReport, iter_validated
+        from annotate.validate import ValidationReport
 
         self.report = report = ValidationReport(path=self.name, kind="task")
         base = Path(self.name).name
         unreadable: DataError | None = None
         # tokens=False: token alignment is only a warning to the gate, and export aligns every
         # span itself and reports each change, so checking it here would tokenise every text twice.
-        for lineno, obj in iter_validated(self.path, report, recipe=self.recipe, tokens=False):
-            if not isinstance(obj, dict):
-                continue  # a finding (E105) the gate refuses below
-            try:
-                rec = Record.from_dict(obj)
-            except (KeyError, TypeError, AttributeError, ValueError) as e:
-                if unreadable is None:
-                    unreadable = record_error(self.name, lineno, e)
+        for lineno, rec in read_validated(self.path, report, recipe=self.recipe, tokens=False):
+            if isinstance(rec, DataError):
+                # Not an object (a finding, E105, the gate refuses below) or not a record.
+                unreadable = unreadable or rec
                 continue
             yield f"{base}:{lineno}", rec
         blocking = [f for f in report.findings if f.code in BLOCKING_FINDINGS]

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from annotate.errors import DataError
 from annotate.fileio import is_stdio, iter_jsonl, write_jsonl
 from annotate.model import Record
+
+if TYPE_CHECKING:
+    from annotate.validate import ValidationReport
 
 
 def read_records(path: str | os.PathLike[str]) -> Iterator[tuple[int, Record]]:
@@ -23,11 +27,29 @@ def read_records(path: str | os.PathLike[str]) -> Iterator[tuple[int, Record]]:
         try:
             rec = Record.from_dict(obj)
         except (KeyError, TypeError, AttributeError, ValueError) as e:
-            raise record_error(name, lineno, e) from None
+            raise _record_error(name, lineno, e) from None
         yield lineno, rec
 
 
-def record_error(name: str, lineno: int, e: Exception) -> DataError:
+def read_validated(
+    path: str | os.PathLike[str], report: ValidationReport, **checks: Any
+) -> Iterator[tuple[int, Record | DataError]]:
+    """Yield ``(line_number, Record)`` for each record of a file as the validator checks it,
+    or ``(line_number, DataError)`` (E106) for a JSON value that is not a record.
+
+    The findings go to ``report`` (complete when the iteration ends); ``checks`` are
+    :func:`annotate.validate.iter_validated`'s options. The file is read once.
+    """
+    from annotate.validate import iter_validated  # jsonschema is only needed when validating
+
+    for lineno, obj in iter_validated(path, report, **checks):
+        try:
+            yield lineno, Record.from_dict(obj)
+        except (KeyError, TypeError, AttributeError, ValueError) as e:
+            yield lineno, _record_error(report.path, lineno, e)
+
+
+def _record_error(name: str, lineno: int, e: Exception) -> DataError:
     """Return the error (E106) for a JSON object at ``name:lineno`` that is not a record."""
     return DataError(
         f"not a valid record ({type(e).__name__}: {e})",
