@@ -108,17 +108,18 @@ def _load_tasks(
 
     The file (or stdin) is read once: each record is checked by the validator as it is parsed.
     """
-    from annotate.validate import ERROR, ValidationReport, iter_validated
+    from annotate.formats.jsonl import read_validated
+    from annotate.validate import ERROR, ValidationReport
 
     report = ValidationReport(path="<stdin>" if is_stdio(path) else str(path), kind="task")
     parsed: list[tuple[int, Record]] = []
     unreadable: dict[int, Refusal] = {}
     # Push acts on errors only; the token check (a warning) would import spaCy, seconds of a push.
-    for lineno, obj in iter_validated(path, report, kind="task", recipe=recipe, tokens=False):
-        try:
-            parsed.append((lineno, Record.from_dict(obj)))
-        except (ValueError, KeyError, TypeError, AttributeError) as e:
-            unreadable[lineno] = Refusal(lineno, None, f"not a valid task ({type(e).__name__})")
+    for lineno, rec in read_validated(path, report, kind="task", recipe=recipe, tokens=False):
+        if isinstance(rec, DataError):
+            unreadable[lineno] = Refusal(lineno, None, rec.message)
+        else:
+            parsed.append((lineno, rec))
     refusals: dict[int, Refusal] = {}
     for f in report.findings:
         if f.level == ERROR and (f.line or 0) not in refusals:
@@ -300,6 +301,7 @@ class Found:
     count: int = 0
     newest: int | None = None
     examples: list[dict[str, Any]] | None = None  # the full listing, when the ledger cannot stand in
+    state: dict[str, Any] | None = None  # the ledger's record of the last push, if it stands in
 
 
 def _look(api: Any, project: str | int, ledger_dir: Path, *, want_listing: bool) -> Found:
@@ -319,8 +321,11 @@ def _look(api: Any, project: str | int, ledger_dir: Path, *, want_listing: bool)
     ledger = Ledger(ledger_dir, api.url, pid)
     if ledger.load():
         return found  # a batch left in flight: the push lists once that import has finished
-    if want_listing or not _state_matches(ledger.load_state(), proj, found.count, found.newest):
+    state = ledger.load_state()
+    if want_listing or not _state_matches(state, proj, found.count, found.newest):
         found.examples = api.list_examples(pid)
+    else:
+        found.state = state
     return found
 
 
@@ -668,9 +673,8 @@ def push(
     from_state: dict[str, list[Held]] | None = None
     if report.created_project and not leftovers:
         from_state = {}  # made a moment ago: it holds nothing yet
-    elif found.examples is None:
-        state = None if leftovers else ledger.load_state()
-        from_state = _held_from_state(state, proj, total, newest, wanted, update)
+    elif found.state is not None and not leftovers:
+        from_state = _held_from_state(found.state, proj, total, newest, wanted, update)
     if from_state is not None:
         # Nothing was added or deleted since the last push: skip the (slow) full listing.
         held = from_state
