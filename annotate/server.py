@@ -69,6 +69,24 @@ from config.settings.production import *  # noqa: F401,F403
 from kombu.transport.sqlalchemy import Transport as _SQLTransport
 
 _SQLTransport.polling_interval = 0.2
+
+# SQLite: the web server and two Celery workers (as Doccano's own `doccano task` runs) write one
+# file. annotate keeps it in WAL mode, so a reader never waits for a writer. Here each connection
+# waits up to a minute for the write lock (the default, five seconds, is shorter than a large
+# import's write), and a Django transaction takes the write lock when it begins (BEGIN IMMEDIATE,
+# what Django 5.1 calls transaction_mode): two transactions that read before they write could
+# otherwise deadlock, and SQLite fails one of them at once with "database is locked".
+if DATABASES["default"].get("ENGINE") == "django.db.backends.sqlite3":
+    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 60
+    if CELERY_BROKER_URL.startswith("sqla+sqlite:"):
+        CELERY_BROKER_TRANSPORT_OPTIONS = {"connect_args": {"timeout": 60}}
+
+    from django.db.backends.sqlite3.base import DatabaseWrapper as _SQLiteWrapper
+
+    def _begin_immediate(self):
+        self.cursor().execute("BEGIN IMMEDIATE")
+
+    _SQLiteWrapper._start_transaction_under_autocommit = _begin_immediate
 '''
 
 Report = Callable[[str], None]
@@ -274,7 +292,18 @@ def _copy_template(template: Path, db: Path) -> None:
     tmp = db.with_name(f".{db.name}.tmp")
     shutil.copyfile(template, tmp)
     os.chmod(tmp, 0o600)
+    # A write-ahead log left by a database of the same name would be replayed into the copy.
+    for suffix in ("-wal", "-shm"):
+        db.with_name(db.name + suffix).unlink(missing_ok=True)
     os.replace(tmp, db)
+
+
+def _use_wal(db: Path) -> None:
+    """Put a SQLite database in WAL mode (it stays so): readers then never wait for a writer."""
+    with contextlib.closing(sqlite3.connect(db, timeout=30)) as conn:
+        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+    if str(mode).lower() != "wal":
+        raise ServerStartFailed(f"{db}: SQLite refused WAL mode (journal_mode is {mode})")
 
 
 def _template_path(home: Path, inst: Installation) -> Path:
@@ -579,13 +608,16 @@ def start(
     report: Report | None = None,
     timeout: float = 120.0,
     workers: int = 2,
+    task_workers: int = 2,
     tie_to_parent: bool = False,
 ) -> ServerInfo:
     """Start the local server (installing Doccano first if needed) and return where it runs.
 
     Idempotent: if this data dir's server already runs, return it with ``already_running=True``.
     Raises ServerStartFailed when a port is taken or the server does not become healthy.
-    ``tie_to_parent`` (for test fixtures) makes the server exit when this process dies.
+    ``workers`` is gunicorn's worker count, ``task_workers`` Celery's (imports and exports that
+    can run at once). ``tie_to_parent`` (for test fixtures) makes the server exit when this
+    process dies.
     """
     began = time.monotonic()
     home = home or annotate_home()
@@ -648,6 +680,8 @@ def start(
             _wait_setup(setup, logs / "setup.log")
         elif sqlite_file is not None and (fresh_db or creds is None):
             _set_admin_sqlite(sqlite_file, ADMIN_USERNAME, password)
+        if sqlite_file is not None:
+            _use_wal(sqlite_file)
 
         records: dict[str, dict[str, Any]] = {}
         try:
@@ -689,7 +723,7 @@ def start(
                     f"--workdir={inst.backend}",
                     "worker",
                     "--loglevel=info",
-                    "--concurrency=1",
+                    f"--concurrency={task_workers}",
                     "--without-gossip",
                     "--without-mingle",
                 ],

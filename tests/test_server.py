@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import stat
 import subprocess
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import doccano_home
+from pushpull_helpers import make_tasks
 from typer.testing import CliRunner
 
 from annotate import server
 from annotate.cli import app
 from annotate.doccano import DoccanoAPI
+from annotate.formats.doccano import dumps_import_line
 from annotate.settings import ConnectionSettings
 
 runner = CliRunner()
@@ -121,6 +127,47 @@ def test_the_worker_polls_its_queue_every_fifth_of_a_second(doccano_server: serv
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "0.2"
+
+
+def test_four_imports_at_once_all_land_on_sqlite_without_a_locking_error(
+    doccano_server: server.ServerInfo, doccano_api: DoccanoAPI, make_project: Any, tmp_path: Path
+) -> None:
+    """Two Celery processes (as in Doccano's `doccano task`) and the web server share one SQLite
+    file: it is in WAL mode, and a writer waits for the lock instead of failing at once."""
+    state = json.loads((doccano_server.data_dir / "server.json").read_text())
+    worker = Path(f"/proc/{state['processes']['worker']['pid']}/cmdline").read_text().split("\0")
+    assert "--concurrency=2" in worker
+    db = doccano_server.data_dir / "db.sqlite3"
+    if db.exists():  # the session server may run on another database (ANNOTATE_TEST_SERVER_DIR)
+        with sqlite3.connect(db) as conn:
+            assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    logs = {name: doccano_server.data_dir / "logs" / f"{name}.log" for name in ("web", "worker")}
+    seen = {name: path.stat().st_size for name, path in logs.items()}
+
+    project = make_project(use_relation=True, collaborative_annotation=True, allow_overlapping=True)
+    records = make_tasks(600, seed=5)
+    files = []
+    for i in range(4):
+        path = tmp_path / f"part-{i}.jsonl"
+        path.write_text("".join(dumps_import_line(r) + "\n" for r in records[i::4]), encoding="ascii")
+        files.append(path)
+
+    def run(path: Path) -> Any:
+        task_id = doccano_api.start_import(project["id"], [doccano_api.upload_file(path)])
+        return doccano_api.wait_task(task_id, timeout=300, what=path.name)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(run, files))
+    assert [doccano_api.import_errors(r) for r in results] == [[], [], [], []]
+    counts = Counter(
+        str((e.get("meta") or {}).get("doc_id")) for e in doccano_api.list_examples(project["id"])
+    )
+    assert set(counts) == {r.doc_id for r in records} and set(counts.values()) == {1}
+    for name, path in logs.items():
+        with path.open("rb") as f:
+            f.seek(seen[name])
+            new = f.read().decode("utf-8", "replace")
+        assert "database is locked" not in new, f"{name}.log: {new[-2000:]}"
 
 
 def test_a_second_start_reports_already_running(doccano_server: server.ServerInfo) -> None:

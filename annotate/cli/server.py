@@ -52,6 +52,15 @@ def start_cli(
             "Prefer $ANNOTATE_DATABASE_URL when it holds a password.",
         ),
     ] = None,
+    task_workers: Annotated[
+        int,
+        typer.Option(
+            "--task-workers",
+            min=1,
+            help="Celery worker processes: how many imports and exports run at once "
+            "(two, as in Doccano's own `doccano task`).",
+        ),
+    ] = 2,
     show_password: ShowPasswordOption = False,
 ) -> None:
     """Start Doccano (installing it on first use), wait until it is healthy, print its URL."""
@@ -59,7 +68,11 @@ def start_cli(
 
     with user_errors():
         info = server.start(
-            port=port, data_dir=data_dir, database_url=database_url, report=lambda message: err(message)
+            port=port,
+            data_dir=data_dir,
+            database_url=database_url,
+            task_workers=task_workers,
+            report=lambda message: err(message),
         )
     if info.already_running:
         typer.echo(f"Doccano is already running at {info.url}")
