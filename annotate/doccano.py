@@ -40,6 +40,7 @@ import email.utils
 import os
 import random
 import re
+import threading
 import time
 import zipfile
 from collections.abc import Callable, Iterator
@@ -65,6 +66,12 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 #: A project name Doccano's search finds by its words (see ``find_project``).
 _SEARCHABLE = re.compile(r"[^\"'\\\x00-\x1f\x7f]+")
+
+
+class WaitStopped(Exception):
+    """``wait_task`` gave up because its caller asked it to stop (the task itself runs on)."""
+
+
 #: Seconds a task is polled at the short pause before the pause grows (see ``wait_task``).
 SLOW_AFTER = 10.0
 
@@ -798,7 +805,14 @@ class DoccanoAPI:
         return self.get_json(f"tasks/status/{task_id}", what="task status")
 
     def wait_task(
-        self, task_id: str, *, timeout: float, what: str, poll: float = 0.05, slow_poll: float = 0.25
+        self,
+        task_id: str,
+        *,
+        timeout: float,
+        what: str,
+        poll: float = 0.05,
+        slow_poll: float = 0.25,
+        stop: threading.Event | None = None,
     ) -> Any:
         """Poll a task until it is ready; return its result.
 
@@ -807,11 +821,14 @@ class DoccanoAPI:
         late. After ``SLOW_AFTER`` seconds (a large task) it becomes ``slow_poll``. The last pause
         is cut so that no poll falls after ``timeout``. Raises TaskFailed when the task failed
         (with its error) or is not ready after ``timeout`` seconds (the usual cause: no Celery
-        worker, or one on another database).
+        worker, or one on another database). When ``stop`` is set (the caller was interrupted),
+        raises WaitStopped between polls: the task runs on, unwatched.
         """
         began = time.monotonic()
         deadline = began + timeout
         while True:
+            if stop is not None and stop.is_set():
+                raise WaitStopped(f"{what}: no longer waiting for task {task_id}")
             status = self.task_status(task_id)
             if status.get("ready"):
                 if status.get("error"):
@@ -828,7 +845,10 @@ class DoccanoAPI:
                     "see `annotate server logs`",
                 )
             pause = poll if now - began < SLOW_AFTER else slow_poll
-            time.sleep(max(0.0, min(pause, left)))
+            if stop is not None:
+                stop.wait(max(0.0, min(pause, left)))
+            else:
+                time.sleep(max(0.0, min(pause, left)))
 
     def import_errors(self, result: Any) -> list[str]:
         """Return the per-line errors an import task reported (``file:line: message``)."""
