@@ -15,13 +15,15 @@ How a push goes:
    pre-annotations when the task's annotations changed, but only where nobody edited,
    commented or confirmed the example.
 4. Upload the rest through Doccano's import task, a JSONL file per batch, and poll it with our
-   own timeout. A batch the server failed is rolled back and reported (exit 3).
+   own timeout. Two imports run at once (Doccano's Celery worker runs two tasks at a time), so a
+   push of a thousand tasks goes as two batches of five hundred. A batch the server failed is
+   rolled back and reported (exit 3); no further batch starts.
 5. List again and repair: an import task finished by the server after we were killed, or
    retried by Celery, leaves duplicates; an untouched duplicate is deleted, keeping a complete
    copy. The server's contents are the source of truth.
 
-A small ledger (``$ANNOTATE_HOME/push-ledger/``) remembers the import task of the batch in
-flight, so a run after ``kill -9`` first waits for that task and checks those documents. After
+A small ledger (``$ANNOTATE_HOME/push-ledger/``) remembers the import tasks of the batches in
+flight, so a run after ``kill -9`` first waits for those tasks and checks those documents. After
 a complete push it also records the project's example count, its newest example id and each
 doc_id's hashes. Listing every example costs Doccano several queries per example (seconds per
 thousand), so step 3 first probes the server with one ``limit=1`` request: when the count and
@@ -36,10 +38,11 @@ import hashlib
 import json
 import os
 import tempfile
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,6 +63,13 @@ from annotate.recipe import Recipe
 Progress = Callable[[int], None]
 
 DEFAULT_BATCH_SIZE = 1000
+#: Import tasks run at once. Doccano's Celery worker runs two tasks at a time (``doccano task``'s
+#: default, and ``annotate server``'s), so a second import keeps its other process busy.
+DEFAULT_PARALLEL_IMPORTS = 2
+#: A push is cut into more batches than ``batch_size`` needs (so that every parallel import gets
+#: one) only while each keeps at least this many documents: below it, the extra upload and task
+#: cost more than they save.
+MIN_SPLIT_BATCH = 100
 MAX_REFUSALS_SHOWN = 20
 
 
@@ -606,6 +616,7 @@ def push(
     skip_invalid: bool = False,
     dry_run: bool = False,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    parallel_imports: int = DEFAULT_PARALLEL_IMPORTS,
     progress: Progress | None = None,
     ledger_dir: Path | None = None,
     task_timeout: float | None = None,
@@ -619,6 +630,8 @@ def push(
     t0 = time.monotonic()
     if batch_size < 1:
         raise ConfigError("--batch-size must be at least 1")
+    if parallel_imports < 1:
+        raise ConfigError("--parallel-imports must be at least 1")
     ledger_dir = ledger_dir or _default_ledger_dir()
     # Read the server (no writes) while the tasks are validated: the two overlap.
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -735,13 +748,15 @@ def push(
 
     if to_upload:
         ledger.save_state(None)
-    for start in range(0, len(to_upload), batch_size):
-        batch = to_upload[start : start + batch_size]
-        _upload_batch(api, pid, batch, to_replace, ledger, timeout)
+
+    def imported(batch: list[Record]) -> None:
         report.updated += sum(1 for r in batch if r.doc_id in to_replace)
         report.pushed += sum(1 for r in batch if r.doc_id not in to_replace)
         if progress is not None:
             progress(len(batch))
+
+    batches = split_batches(to_upload, batch_size, parallel_imports)
+    _upload_batches(api, pid, batches, to_replace, _InFlight(ledger), timeout, parallel_imports, imported)
 
     expected = total - sum(len(ids) for ids in to_replace.values()) + len(to_upload)
     count, newest, last = api.probe_examples(pid) if to_upload else (total, newest, None)
@@ -754,7 +769,7 @@ def push(
         again = [r for r in to_upload if r.doc_id not in held]
         if again and len(again) < len(to_upload):
             # Copies that were only partly imported were deleted: import those documents again.
-            _upload_batch(api, pid, again, {}, ledger, timeout)
+            _upload_batches(api, pid, [again], {}, _InFlight(ledger), timeout, 1, lambda batch: None)
             held = _index(api.list_examples(pid))
         missing = [r.doc_id for r in to_upload if r.doc_id not in held]
         if missing:
@@ -766,8 +781,7 @@ def push(
         # The count is as expected and the newest example is one we just imported: record what
         # the project holds, so that the next push can skip the listing.
         last_doc = str(((last or {}).get("meta") or {}).get(DOC_ID))
-        last_batch = to_upload[(len(to_upload) - 1) // batch_size * batch_size :]
-        if last_doc in {r.doc_id for r in last_batch}:
+        if last_doc in {r.doc_id for r in to_upload}:
             for rec in to_upload:
                 held[rec.doc_id] = [Held(0, rec.doc_hash, record_fingerprint(rec), False, 0)]
             ledger.save_state(_state_for(proj, count, newest, held))
@@ -775,8 +789,105 @@ def push(
     return report
 
 
+def split_batches(records: list[Record], batch_size: int, parallel: int) -> list[list[Record]]:
+    """Cut ``records`` into import batches of even size, at most ``batch_size`` each.
+
+    When that makes fewer batches than ``parallel``, they are cut smaller so that each parallel
+    import gets one, as long as a batch keeps ``MIN_SPLIT_BATCH`` documents.
+    """
+    n = len(records)
+    count = max(-(-n // batch_size), min(parallel, n // MIN_SPLIT_BATCH))
+    if count == 0:
+        return []
+    size = -(-n // count)
+    return [records[i : i + size] for i in range(0, n, size)]
+
+
+class _InFlight:
+    """The batches being imported, kept in the ledger so that a killed push can find them."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self.entries: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+
+    def add(self, entry: dict[str, Any]) -> None:
+        with self.lock:
+            self.entries.append(entry)
+            self.ledger.save(list(self.entries))
+
+    def changed(self) -> None:
+        with self.lock:
+            self.ledger.save(list(self.entries))
+
+    def done(self, entry: dict[str, Any]) -> None:
+        with self.lock:
+            self.entries.remove(entry)
+            self.ledger.save(list(self.entries))
+
+
+def _upload_batches(
+    api: Any,
+    pid: int,
+    batches: list[list[Record]],
+    to_replace: dict[str, list[int]],
+    inflight: _InFlight,
+    timeout: float,
+    parallel: int,
+    imported: Callable[[list[Record]], None],
+) -> None:
+    """Import ``batches``, up to ``parallel`` at a time; call ``imported(batch)`` as each ends.
+
+    A batch whose task fails is rolled back; the batches already running are waited for, no
+    new one starts, and the first failure is raised. If this thread is interrupted, the others
+    stop waiting at their next poll; their batches stay in the ledger for the next push.
+    """
+    if parallel <= 1 or len(batches) <= 1:
+        for batch in batches:
+            _upload_batch(api, pid, batch, to_replace, inflight, timeout)
+            imported(batch)
+        return
+    pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="annotate-import")
+    try:
+        queue = iter(batches)
+        running: dict[Future[None], list[Record]] = {}
+        failure: BaseException | None = None
+
+        def start_next() -> None:
+            batch = next(queue, None)
+            if batch is not None:
+                running[pool.submit(_upload_batch, api, pid, batch, to_replace, inflight, timeout)] = batch
+
+        for _ in range(parallel):
+            start_next()
+        while running:
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                batch = running.pop(future)
+                error = future.exception()
+                if error is not None:
+                    failure = failure or error
+                    continue
+                imported(batch)
+                if failure is None:
+                    start_next()
+        if failure is not None:
+            raise failure
+    except BaseException:
+        inflight.stop.set()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def _upload_batch(
-    api: Any, pid: int, batch: list[Record], to_replace: dict[str, list[int]], ledger: Ledger, timeout: float
+    api: Any,
+    pid: int,
+    batch: list[Record],
+    to_replace: dict[str, list[int]],
+    inflight: _InFlight,
+    timeout: float,
 ) -> None:
     """Import one batch through Doccano's import task; roll it back if the task fails."""
     doc_ids = [r.doc_id for r in batch]
@@ -792,12 +903,14 @@ def _upload_batch(
                 f.write("\n")
         upload_id = api.upload_file(path)
         entry: dict[str, Any] = {"doc_ids": doc_ids, "task_id": None, "at": time.time()}
-        ledger.save([entry])
+        inflight.add(entry)
         task_id = api.start_import(pid, [upload_id])
         entry["task_id"] = task_id
-        ledger.save([entry])
+        inflight.changed()
         try:
-            result = api.wait_task(task_id, timeout=timeout, what=f"import of {len(batch)} documents")
+            result = api.wait_task(
+                task_id, timeout=timeout, what=f"import of {len(batch)} documents", stop=inflight.stop
+            )
             errors = api.import_errors(result)
             if errors:
                 raise TaskFailed(
@@ -807,9 +920,9 @@ def _upload_batch(
                 )
         except TaskFailed:
             _rollback(api, pid, set(doc_ids))
-            ledger.save([])
+            inflight.done(entry)
             raise
-    ledger.save([])
+    inflight.done(entry)
 
 
 def _rollback(api: Any, pid: int, doc_ids: set[str]) -> None:

@@ -8,6 +8,7 @@ and the confirmed state from ``?confirmed=true``. Each test checks the server is
 from __future__ import annotations
 
 import json
+import threading
 import time
 import types
 from collections import Counter
@@ -17,12 +18,12 @@ from typing import Any
 import pytest
 from pushpull_helpers import make_tasks, pushpull_recipe, read, write_tasks
 
-from annotate.doccano import DoccanoAPI
+from annotate.doccano import DoccanoAPI, WaitStopped
 from annotate.errors import TaskFailed
 from annotate.formats.doccano import dumps_import_line
 from annotate.model import Record
 from annotate.pull import pull
-from annotate.push import Ledger, push
+from annotate.push import MIN_SPLIT_BATCH, Ledger, push, split_batches
 
 
 class CountingAPI(DoccanoAPI):
@@ -93,6 +94,70 @@ def test_wait_task_polls_every_twentieth_of_a_second_then_every_quarter(
     assert set(pauses[: short - 1]) == {0.05}
     assert set(pauses[short + 1 : -1]) == {0.25}
     assert 0 < pauses[-1] <= 0.25 and abs(sum(pauses) - 12.02) < 1e-6  # the last pause is cut
+
+
+def test_wait_task_stops_at_the_next_poll_when_asked(doccano_api: DoccanoAPI) -> None:
+    stop = threading.Event()
+    threading.Timer(0.3, stop.set).start()
+    t0 = time.monotonic()
+    with pytest.raises(WaitStopped):
+        doccano_api.wait_task("no-such-task", timeout=60, what="import", stop=stop)
+    assert time.monotonic() - t0 < 1.5
+
+
+def test_split_batches_keeps_the_batch_size_and_feeds_every_parallel_import() -> None:
+    recs = make_tasks(1000)
+
+    def sizes(n: int, batch_size: int, parallel: int) -> list[int]:
+        batches = split_batches(recs[:n], batch_size, parallel)
+        assert [r for b in batches for r in b] == recs[:n]  # in order, each once
+        return [len(b) for b in batches]
+
+    assert sizes(1000, 1000, 2) == [500, 500]
+    assert sizes(1000, 1000, 1) == [1000]
+    assert sizes(1000, 300, 2) == [250, 250, 250, 250]
+    assert sizes(1000, 1000, 3) == [334, 334, 332]
+    assert sizes(2 * MIN_SPLIT_BATCH - 1, 1000, 2) == [2 * MIN_SPLIT_BATCH - 1]  # too small to split
+    assert sizes(7, 3, 2) == [3, 3, 1]
+    assert sizes(0, 1000, 2) == []
+
+
+class ImportClockAPI(DoccanoAPI):
+    """The real adapter, noting when each import task started and when its wait ended."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.started: list[float] = []
+        self.ended: list[float] = []
+
+    def start_import(self, *args: Any, **kwargs: Any) -> str:
+        task_id = super().start_import(*args, **kwargs)
+        self.started.append(time.monotonic())
+        return task_id
+
+    def wait_task(self, *args: Any, **kwargs: Any) -> Any:
+        result = super().wait_task(*args, **kwargs)
+        self.ended.append(time.monotonic())
+        return result
+
+
+def test_a_push_runs_two_imports_at_once_and_the_project_holds_each_document_once(
+    doccano_api: DoccanoAPI, project: dict[str, Any], tmp_path: Path
+) -> None:
+    api = ImportClockAPI(doccano_api.settings, token=doccano_api._token)
+    records = make_tasks(600, seed=3)  # two batches of 300: each import takes about a second
+    report = _push(api, write_tasks(tmp_path / "t.jsonl", records), project["id"], tmp_path)
+    assert report.pushed == len(records)
+    assert len(api.started) == 2
+    # Both tasks were started before either was seen done: the server had both at once.
+    assert max(api.started) < min(api.ended)
+    counts = doc_counts(doccano_api, project["id"])
+    assert set(counts) == {r.doc_id for r in records} and set(counts.values()) == {1}
+    out = tmp_path / "gold.jsonl"
+    pull(doccano_api, project=project["id"], out=out)
+    assert {g.doc_id: (g.entities, g.relations) for g in read(out)} == {
+        r.doc_id: (r.entities, r.relations) for r in records
+    }
 
 
 def test_re_push_of_an_unchanged_project_skips_the_full_listing_and_uploads_nothing(

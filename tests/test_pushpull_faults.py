@@ -30,7 +30,7 @@ from annotate.cli import app
 from annotate.doccano import DoccanoAPI, RetryPolicy
 from annotate.errors import TaskFailed
 from annotate.pull import pull
-from annotate.push import Ledger, ProjectConflict, _upload_batch, push
+from annotate.push import Ledger, ProjectConflict, _InFlight, _upload_batch, _upload_batches, push
 
 RECIPE = PUSHPULL / "recipe.toml"
 UNICODE = PUSHPULL / "unicode-tasks.jsonl"
@@ -244,26 +244,35 @@ def test_export_download_cut_mid_transfer_is_retried_then_fails_cleanly(
     assert not out2.exists() and list(tmp_path.glob(".gold-2.jsonl*")) == []
 
 
+@pytest.mark.parametrize("parallel", [1, 2])
 def test_import_answer_lost_after_the_server_applied_it_then_rerun_pushes_each_doc_once(
     proxy: TruncatingProxy,
     doccano_env: dict[str, str],
     doccano_api: DoccanoAPI,
     project: dict[str, Any],
     tmp_path: Path,
+    parallel: int,
 ) -> None:
-    """The ambiguous fault: the import task started, but the answer never arrived."""
+    """The ambiguous fault: the import task started, but the answer never arrived.
+
+    With two imports at once, the other batch's import goes through and the rerun must still
+    find the lost one (its ledger entry has no task id)."""
     tasks = write_tasks(tmp_path / "t.jsonl", make_tasks(40))
     env = _env(doccano_env, tmp_path, DOCCANO_URL=proxy.url)
     args = ["push", str(tasks), "--project", str(project["id"]), "--recipe", str(RECIPE), "--sync-labels"]
+    args += ["--batch-size", "20", "--parallel-imports", str(parallel)]
     proxy.fail_next(
         1, "drop_after_forward", methods={"POST"}, path_contains=f"/projects/{project['id']}/upload"
     )
-    result = cli(env, *args, "--batch-size", "20")
+    result = cli(env, *args)
     assert result.exit_code == 3
     assert "start import task" in result.output and "may or may not have been applied" in result.output
-    assert len(proxy.requests("POST", "/upload")) == 1, "a non-idempotent import must not be retried blindly"
+    # One POST per batch started (the second starts beside the first only when parallel), and
+    # the dropped one is not sent again: a non-idempotent import must not be retried blindly.
+    outcomes = [o for _, _, o in proxy.requests("POST", "/upload")]
+    assert sorted(outcomes) == sorted(["drop_after_forward"] + ["forwarded"] * (parallel - 1))
     time.sleep(2)  # let the orphaned import task finish on the server
-    result = cli(env, *args, "--batch-size", "20")
+    result = cli(env, *args)
     assert result.exit_code == 0, result.output
     counts = doc_counts(doccano_api, project["id"])
     assert len(counts) == 40 and set(counts.values()) == {1}
@@ -291,24 +300,50 @@ def test_failed_import_task_is_reported_and_its_batch_rolled_back(
     broken[0] = broken[0].with_annotations(broken[0].entities, [Relation(0, 0, 999, "LOCATED_IN")])
     with pytest.raises(TaskFailed) as info:
         _upload_batch(
-            doccano_api, project["id"], broken, {}, Ledger(tmp_path, "x", project["id"]), timeout=120
+            doccano_api,
+            project["id"],
+            broken,
+            {},
+            _InFlight(Ledger(tmp_path, "x", project["id"])),
+            timeout=120,
         )
     assert "the Doccano task failed" in info.value.message
     assert sorted(doc_counts(doccano_api, project["id"])) == sorted(r.doc_id for r in good)
+
+    # Beside a batch that imports fine: that one lands, the broken one is rolled back, the
+    # failure is raised, and the ledger holds no batch in flight afterwards.
+    more = make_tasks(3, prefix="more")
+    ledger = Ledger(tmp_path, "x", project["id"])
+    done: list[list[str]] = []
+    with pytest.raises(TaskFailed):
+        _upload_batches(
+            doccano_api,
+            project["id"],
+            [broken, more],
+            {},
+            _InFlight(ledger),
+            120,
+            2,
+            lambda batch: done.append([r.doc_id for r in batch]),
+        )
+    assert done == [[r.doc_id for r in more]]
+    assert sorted(doc_counts(doccano_api, project["id"])) == sorted(r.doc_id for r in good + more)
+    assert set(doc_counts(doccano_api, project["id"]).values()) == {1}
+    assert ledger.load() == []
 
 
 # -- kill -9 -------------------------------------------------------------------------------------------
 
 
-def _ledger_entry(home: Path) -> dict[str, Any] | None:
+def _ledger_entries(home: Path) -> list[dict[str, Any]]:
     for f in (home / "push-ledger").glob("*.json"):
         try:
             batches = json.loads(f.read_text(encoding="utf-8")).get("batches") or []
         except (OSError, ValueError):
             continue
         if batches:
-            return dict(batches[0])
-    return None
+            return [dict(b) for b in batches]
+    return []
 
 
 @pytest.mark.slow
@@ -335,16 +370,16 @@ def test_kill_9_mid_upload_then_rerun_leaves_every_document_exactly_once_and_com
         "50",
     ]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # Six batches of 50, two imported at once: the third starts only once one is complete.
+    third = {r.doc_id for r in records[100:]}
     deadline = time.monotonic() + 120
     killed = False
     while time.monotonic() < deadline and proc.poll() is None:
-        entry = _ledger_entry(home)
-        # Wait for the second batch, so that a first one is complete on the server.
-        if entry and entry["doc_ids"][0] != records[0].doc_id:
-            if (moment == "import_in_flight" and entry.get("task_id")) or moment == "before_task_id":
-                os.kill(proc.pid, signal.SIGKILL)
-                killed = True
-                break
+        later = [e for e in _ledger_entries(home) if e["doc_ids"][0] in third]
+        if later and (moment == "before_task_id" or later[-1].get("task_id")):
+            os.kill(proc.pid, signal.SIGKILL)
+            killed = True
+            break
         time.sleep(0.005)
     proc.wait(timeout=30)
     assert killed, "the push ended before it could be killed: " + proc.stderr.read().decode()[-500:]
@@ -358,6 +393,42 @@ def test_kill_9_mid_upload_then_rerun_leaves_every_document_exactly_once_and_com
     pull(doccano_api, project=project["id"], out=out)
     want = {r.doc_id: annotation_view(r) for r in records}
     assert {g.doc_id: annotation_view(g) for g in read(out)} == want
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_two_imports_exits_130_at_once_and_a_rerun_completes(
+    doccano_env: dict[str, str], doccano_api: DoccanoAPI, project: dict[str, Any], tmp_path: Path
+) -> None:
+    records = make_tasks(600, seed=11)  # two batches of 300, imported at once
+    tasks = write_tasks(tmp_path / "t.jsonl", records)
+    env = {**os.environ, **_env(doccano_env, tmp_path)}
+    home = Path(env["ANNOTATE_HOME"])
+    cmd = [sys.executable, "-m", "annotate", "push", str(tasks), "--project", str(project["id"])]
+    cmd += ["--recipe", str(RECIPE), "--sync-labels"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        entries = _ledger_entries(home)
+        if len(entries) == 2 and all(e.get("task_id") for e in entries):
+            break
+        time.sleep(0.005)
+    assert proc.poll() is None, (
+        "the push ended before both imports ran: " + proc.stderr.read().decode()[-500:]
+    )
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=30) == 130
+    # The push stopped waiting at once; both imports (each about a second) were still running,
+    # so both stay in the ledger for the next push.
+    assert time.monotonic() - t0 < 1.0
+    assert len(_ledger_entries(home)) == 2
+    assert "Traceback" not in proc.stderr.read().decode()
+
+    rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    counts = doc_counts(doccano_api, project["id"])
+    assert len(counts) == 600 and set(counts.values()) == {1}, Counter(counts.values())
+    assert _ledger_entries(home) == []
 
 
 def test_dropped_file_upload_is_retried_and_the_push_completes(

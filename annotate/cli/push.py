@@ -10,6 +10,7 @@ from annotate.cli._connection import UrlOption, UsernameOption, connection_setti
 from annotate.cli._progress import progress_bar
 
 DEFAULT_BATCH_SIZE = 1000
+DEFAULT_PARALLEL_IMPORTS = 2
 
 
 @app.command("push")
@@ -40,6 +41,15 @@ def push_cli(
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Tasks per import task.")] = (
         DEFAULT_BATCH_SIZE
     ),
+    parallel_imports: Annotated[
+        int,
+        typer.Option(
+            "--parallel-imports",
+            min=1,
+            help="Import tasks run at once (Doccano runs two by default). "
+            "A push of a few hundred tasks or more is cut into that many batches.",
+        ),
+    ] = DEFAULT_PARALLEL_IMPORTS,
     url: UrlOption = None,
     username: UsernameOption = None,
 ) -> None:
@@ -66,6 +76,7 @@ def push_cli(
                 skip_invalid=skip_invalid,
                 dry_run=dry_run,
                 batch_size=batch_size,
+                parallel_imports=parallel_imports,
                 progress=advance,
             )
     for w in report.warnings:
