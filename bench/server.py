@@ -49,7 +49,7 @@ def doccano_server(log: Callable[[str], None]) -> Iterator[Server]:
                 username=info.username,
                 password=info.password,
                 how=f"Doccano {info.doccano_version or '?'} via annotate.server.start "
-                f"(gunicorn 2 workers + 1 Celery worker, SQLite)",
+                f"(gunicorn 2 workers + 2 Celery worker processes, SQLite in WAL mode)",
             )
         finally:
             server.stop(data_dir)
