@@ -3,7 +3,8 @@
 Layout (``home`` = ``$ANNOTATE_HOME``, see :func:`annotate.settings.annotate_home`)::
 
     home/doccano/venv/                 Doccano's own virtual environment (never the tool's)
-    home/doccano/template-<ver>.sqlite3  a migrated, empty database, copied for a fast start
+    home/doccano/template-<ver>-r<n>.sqlite3
+                                       a migrated, empty database, copied for a fast start
     home/server/                       the default data dir (``--data-dir`` picks another)
         db.sqlite3  media/  logs/web.log  logs/worker.log
         server.json                    PIDs (with their start times), port, URL   (0600)
@@ -87,6 +88,26 @@ if DATABASES["default"].get("ENGINE") == "django.db.backends.sqlite3":
         self.cursor().execute("BEGIN IMMEDIATE")
 
     _SQLiteWrapper._start_transaction_under_autocommit = _begin_immediate
+
+# The broker's queue rows are created on first use by whichever process gets there first: the
+# web server (the health check sends a task) or the worker. When both try at once, kombu catches
+# the loser's "database is locked" but not its unique-constraint error, and the worker exits.
+# The queue then exists: look it up again.
+from kombu.transport.sqlalchemy import Channel as _SQLChannel
+from sqlalchemy.exc import IntegrityError as _IntegrityError
+
+_get_or_create = _SQLChannel._get_or_create
+
+
+def _get_or_create_once(self, queue):
+    try:
+        return _get_or_create(self, queue)
+    except _IntegrityError:
+        self.session.rollback()
+        return _get_or_create(self, queue)
+
+
+_SQLChannel._get_or_create = _get_or_create_once
 '''
 
 Report = Callable[[str], None]
@@ -231,6 +252,11 @@ from django.core import management
 if os.environ.get("ANNOTATE_MIGRATE") == "1":
     management.call_command("migrate", interactive=False, verbosity=0)
     management.call_command("create_roles", verbosity=0)
+    # The broker's tables and its queue, so that the web server and the worker do not race to
+    # create them at their first start.
+    from config.celery import app
+    with app.connection_for_write() as conn:
+        conn.default_channel.queue_declare(app.conf.task_default_queue)
 username = os.environ.get("ANNOTATE_ADMIN_USERNAME")
 if username:
     password = sys.stdin.readline().rstrip("\n")
@@ -306,8 +332,12 @@ def _use_wal(db: Path) -> None:
         raise ServerStartFailed(f"{db}: SQLite refused WAL mode (journal_mode is {mode})")
 
 
+#: Bumped when the template's contents change (2: it holds the broker's tables and queue).
+TEMPLATE_REVISION = 2
+
+
 def _template_path(home: Path, inst: Installation) -> Path:
-    return home / "doccano" / f"template-{inst.version}.sqlite3"
+    return home / "doccano" / f"template-{inst.version}-r{TEMPLATE_REVISION}.sqlite3"
 
 
 def ensure_template(home: Path, inst: Installation, *, report: Report | None = None) -> Path:

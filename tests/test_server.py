@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
 import stat
 import subprocess
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -168,6 +170,53 @@ def test_four_imports_at_once_all_land_on_sqlite_without_a_locking_error(
             f.seek(seen[name])
             new = f.read().decode("utf-8", "replace")
         assert "database is locked" not in new, f"{name}.log: {new[-2000:]}"
+
+
+def test_the_template_holds_the_brokers_queue_and_a_lost_create_race_is_looked_up_again(
+    tmp_path: Path,
+) -> None:
+    """The web server and the worker both create the broker's queue on first use. The template
+    holds it, and the one that loses a race to create a queue finds the winner's row instead
+    of exiting on the unique-constraint error."""
+    home = doccano_home()
+    inst = server.ensure_installed(home)
+    template = server.ensure_template(home, inst)
+    with contextlib.closing(sqlite3.connect(template)) as conn:
+        assert ("celery",) in conn.execute("SELECT name FROM kombu_queue").fetchall()
+
+    db = tmp_path / "db.sqlite3"
+    server._copy_template(template, db)
+    server._use_wal(db)
+    env = server._server_env(inst, tmp_path, server._sqlite_url(db), secret_key="test")
+    loser = (
+        "import django; django.setup()\n"
+        "from config.celery import app\n"
+        "with app.connection_for_write() as conn:\n"
+        "    channel = conn.default_channel\n"
+        "    channel.session\n"
+        "    print('ready', flush=True)\n"
+        "    print(channel._get_or_create('race').id, flush=True)\n"
+    )
+    # The winner holds the write lock with its row inserted, not yet committed; the loser reads
+    # (no row), tries its own insert, waits for the lock, and meets the committed row.
+    with contextlib.closing(sqlite3.connect(db, isolation_level=None)) as winner:
+        winner.execute("BEGIN IMMEDIATE")
+        row = winner.execute("INSERT INTO kombu_queue (name) VALUES ('race')").lastrowid
+        proc = subprocess.Popen(
+            [str(inst.python), "-c", loser],
+            env=env,
+            cwd=inst.backend,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "ready", proc.stderr.read() if proc.stderr else ""
+        time.sleep(1.0)  # the loser's read and insert happen now; the insert waits for the lock
+        winner.execute("COMMIT")
+        out, errors = proc.communicate(timeout=120)
+    assert proc.returncode == 0, errors[-2000:]
+    assert out.strip() == str(row)
 
 
 def test_a_second_start_reports_already_running(doccano_server: server.ServerInfo) -> None:
