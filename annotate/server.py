@@ -110,6 +110,10 @@ def _get_or_create_once(self, queue):
 _SQLChannel._get_or_create = _get_or_create_once
 '''
 
+#: Seconds gunicorn lets a request run: longer than the minute a SQLite connection waits for
+#: the write lock, which a slow disk can hold for tens of seconds while a large import commits.
+WEB_REQUEST_TIMEOUT = 90
+
 Report = Callable[[str], None]
 """``report(message)``: progress of a long step (install, migrate), for the CLI to show."""
 
@@ -730,6 +734,10 @@ def start(
                     str(inst.backend),
                     "--graceful-timeout",
                     "5",
+                    # A request may wait up to a minute for SQLite's write lock (see the settings
+                    # module): gunicorn must not kill it at its default 30 s first.
+                    "--timeout",
+                    str(WEB_REQUEST_TIMEOUT),
                     # Load Django once and fork the workers: one import instead of one per worker.
                     "--preload",
                     "--access-logfile",

@@ -139,6 +139,10 @@ def test_four_imports_at_once_all_land_on_sqlite_without_a_locking_error(
     state = json.loads((doccano_server.data_dir / "server.json").read_text())
     worker = Path(f"/proc/{state['processes']['worker']['pid']}/cmdline").read_text().split("\0")
     assert "--concurrency=2" in worker
+    web = Path(f"/proc/{state['processes']['web']['pid']}/cmdline").read_text().split("\0")
+    assert (
+        web[web.index("--timeout") + 1] == str(server.WEB_REQUEST_TIMEOUT) and server.WEB_REQUEST_TIMEOUT > 60
+    )
     db = doccano_server.data_dir / "db.sqlite3"
     if db.exists():  # the session server may run on another database (ANNOTATE_TEST_SERVER_DIR)
         with sqlite3.connect(db) as conn:
