@@ -843,11 +843,6 @@ def _upload_batches(
     new one starts, and the first failure is raised. If this thread is interrupted, the others
     stop waiting at their next poll; their batches stay in the ledger for the next push.
     """
-    if parallel <= 1 or len(batches) <= 1:
-        for batch in batches:
-            _upload_batch(api, pid, batch, to_replace, inflight, timeout)
-            imported(batch)
-        return
     pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="annotate-import")
     try:
         queue = iter(batches)

@@ -59,7 +59,13 @@ SECRET_KEY_FILE = "secret_key"
 INSTALLED_MARKER = ".annotate-installed"
 SETTINGS_MODULE = "annotate_doccano_settings"
 
-_SETTINGS_SOURCE = '''"""Doccano's production settings, changed by ``annotate server``, which wrote this."""
+#: Seconds a connection to the local server's SQLite database waits for the write lock (SQLite's
+#: default, five, is shorter than a large import's write on a slow disk).
+SQLITE_LOCK_TIMEOUT = 60
+#: Seconds gunicorn lets a request run: longer than a request may wait for that lock.
+WEB_REQUEST_TIMEOUT = SQLITE_LOCK_TIMEOUT + 30
+
+_SETTINGS_SOURCE = f'''"""Doccano's production settings, changed by ``annotate server``, which wrote this."""
 from config.settings.production import *  # noqa: F401,F403
 
 # The Celery worker reads its queue (a table of this database) once a second by default, so an
@@ -78,9 +84,9 @@ _SQLTransport.polling_interval = 0.2
 # what Django 5.1 calls transaction_mode): two transactions that read before they write could
 # otherwise deadlock, and SQLite fails one of them at once with "database is locked".
 if DATABASES["default"].get("ENGINE") == "django.db.backends.sqlite3":
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 60
+    DATABASES["default"].setdefault("OPTIONS", {{}})["timeout"] = {SQLITE_LOCK_TIMEOUT}
     if CELERY_BROKER_URL.startswith("sqla+sqlite:"):
-        CELERY_BROKER_TRANSPORT_OPTIONS = {"connect_args": {"timeout": 60}}
+        CELERY_BROKER_TRANSPORT_OPTIONS = {{"connect_args": {{"timeout": {SQLITE_LOCK_TIMEOUT}}}}}
 
     from django.db.backends.sqlite3.base import DatabaseWrapper as _SQLiteWrapper
 
@@ -109,10 +115,6 @@ def _get_or_create_once(self, queue):
 
 _SQLChannel._get_or_create = _get_or_create_once
 '''
-
-#: Seconds gunicorn lets a request run: longer than the minute a SQLite connection waits for
-#: the write lock, which a slow disk can hold for tens of seconds while a large import commits.
-WEB_REQUEST_TIMEOUT = 90
 
 Report = Callable[[str], None]
 """``report(message)``: progress of a long step (install, migrate), for the CLI to show."""

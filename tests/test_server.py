@@ -140,9 +140,8 @@ def test_four_imports_at_once_all_land_on_sqlite_without_a_locking_error(
     worker = Path(f"/proc/{state['processes']['worker']['pid']}/cmdline").read_text().split("\0")
     assert "--concurrency=2" in worker
     web = Path(f"/proc/{state['processes']['web']['pid']}/cmdline").read_text().split("\0")
-    assert (
-        web[web.index("--timeout") + 1] == str(server.WEB_REQUEST_TIMEOUT) and server.WEB_REQUEST_TIMEOUT > 60
-    )
+    assert web[web.index("--timeout") + 1] == str(server.WEB_REQUEST_TIMEOUT)
+    assert server.WEB_REQUEST_TIMEOUT > server.SQLITE_LOCK_TIMEOUT >= 60
     db = doccano_server.data_dir / "db.sqlite3"
     if db.exists():  # the session server may run on another database (ANNOTATE_TEST_SERVER_DIR)
         with sqlite3.connect(db) as conn:
@@ -221,6 +220,22 @@ def test_the_template_holds_the_brokers_queue_and_a_lost_create_race_is_looked_u
         out, errors = proc.communicate(timeout=120)
     assert proc.returncode == 0, errors[-2000:]
     assert out.strip() == str(row)
+
+
+def test_the_cli_defaults_are_the_librarys() -> None:
+    """The CLI keeps its own copies (it imports the library only when a command runs)."""
+    import inspect
+
+    from annotate.cli import push as push_cli
+    from annotate.cli import server as server_cli
+    from annotate.push import DEFAULT_BATCH_SIZE, DEFAULT_PARALLEL_IMPORTS
+
+    assert (push_cli.DEFAULT_BATCH_SIZE, push_cli.DEFAULT_PARALLEL_IMPORTS) == (
+        DEFAULT_BATCH_SIZE,
+        DEFAULT_PARALLEL_IMPORTS,
+    )
+    cli_default = inspect.signature(server_cli.start_cli).parameters["task_workers"].default
+    assert cli_default == inspect.signature(server.start).parameters["task_workers"].default
 
 
 def test_a_second_start_reports_already_running(doccano_server: server.ServerInfo) -> None:
