@@ -182,6 +182,13 @@ class EntityIndex(dict[int, int]):
             self.sents  # noqa: B018 - fills the token -> sentence table
         return self._sent_of[token_i]
 
+    @property
+    def sentence_table(self) -> list[int]:
+        """Token index -> position of its sentence in :attr:`sents`."""
+        if self._sents is None:
+            self.sents  # noqa: B018 - fills the table
+        return self._sent_of
+
     def sent_of(self, token_i: int) -> Span:
         """Return the sentence holding token ``token_i``."""
         return self.sents[self._sent_of[token_i]]
@@ -339,22 +346,47 @@ class DependencyMatcherRule(RelationRule):
 
 
 class _SharedMatcher:
-    """One DependencyMatcher holding the patterns of several dependency_matcher rules (keyed
-    ``<rule position>#<pattern>``), built once per rule list and vocab: one matcher run per
-    document serves every rule, instead of one run per rule."""
+    """The patterns of several dependency_matcher rules, built once per rule list and vocab:
+    one run per document serves every rule, instead of one run per rule.
+
+    Plain patterns (see :mod:`annotate.dependency_patterns`) are matched over the document's
+    arrays; the others share one spaCy DependencyMatcher (keyed ``<rule position>#<pattern>``).
+    """
 
     def __init__(self, rules: Sequence[DependencyMatcherRule], vocab: Any) -> None:
         from spacy.matcher import DependencyMatcher
 
+        from annotate.dependency_patterns import PlainPattern, compile_plain
+
         self.rules = list(rules)  # held so that the ids in the cache key stay theirs
         self.vocab = vocab
-        self.matcher = DependencyMatcher(vocab)
+        self.plain: list[PlainPattern] = []
+        self.plain_keys: list[tuple[int, int]] = []
+        self.matcher: Any = None
         self.keys: dict[int, tuple[int, int]] = {}
         for r, rule in enumerate(rules):
             for i, pattern in enumerate(rule.patterns):
+                plain = compile_plain(pattern, vocab.strings)
+                if plain is not None:
+                    self.plain.append(plain)
+                    self.plain_keys.append((r, i))
+                    continue
+                if self.matcher is None:
+                    self.matcher = DependencyMatcher(vocab)
                 name = f"{r}#{i}"
                 self.matcher.add(name, [pattern])
                 self.keys[vocab.strings[name]] = (r, i)
+
+    def __call__(self, doc: Doc) -> Iterator[tuple[int, int, list[int]]]:
+        """Yield (rule position, pattern, token of each node) for every match in ``doc``."""
+        from annotate.dependency_patterns import match_plain
+
+        for (r, i), matches in zip(self.plain_keys, match_plain(self.plain, doc), strict=True):
+            for token_ids in matches:
+                yield r, i, token_ids
+        if self.matcher is not None:
+            for match_id, token_ids in self.matcher(doc):
+                yield (*self.keys[match_id], token_ids)
 
 
 def _dependency_pairs(
@@ -377,8 +409,13 @@ def _dependency_pairs(
     # token_ent names, as in the pairs); without sentence boundaries the document is one.
     by_sent = doc.has_annotation("SENT_START")
     labels: dict[int, set[str]] = {}
-    for tok, e in token_ent.items():
-        labels.setdefault(token_ent.sent_index(tok) if by_sent else 0, set()).add(ents[e].label_)
+    if by_sent:
+        sent_of = token_ent.sentence_table
+        placed = {(sent_of[tok], e) for tok, e in token_ent.items()}
+    else:
+        placed = {(0, e) for e in token_ent.values()}
+    for k, e in placed:
+        labels.setdefault(k, set()).add(ents[e].label_)
 
     def wanted(found: set[str]) -> bool:
         return any(
@@ -392,8 +429,7 @@ def _dependency_pairs(
     # document, when one of its sentences could give a kept pair.
     if not any(wanted(found) for found in labels.values()):
         return out
-    for match_id, token_ids in shared.matcher(doc):
-        r, i = shared.keys[match_id]
+    for r, i, token_ids in shared(doc):
         pair = rules[r]._pair(doc, i, token_ids, token_ent)
         if pair is not None:
             out[r].append(pair)
