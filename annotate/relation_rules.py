@@ -20,7 +20,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from annotate.errors import ConfigError, location
 
@@ -162,6 +162,7 @@ class EntityIndex(dict[int, int]):
         self._sents: list[Span] | None = None
         self._sent_of: list[int] = []
         self._ancestors: dict[int, list[Token]] = {}
+        self._words: tuple[list[str], list[str]] | None = None
         # Per-rule, per-sentence answers (e.g. "does this sentence hold a context word"),
         # so that a rule walks a sentence once, not once per entity in it.
         self.memo: dict[tuple[int, str, int], bool] = {}
@@ -188,6 +189,25 @@ class EntityIndex(dict[int, int]):
         if self._sents is None:
             self.sents  # noqa: B018 - fills the table
         return self._sent_of
+
+    @property
+    def words(self) -> tuple[list[str], list[str]]:
+        """(lowercase form, lowercase lemma) of every token, read from the document's arrays
+        once: the rules test words of many tokens, and a Token object per test costs more."""
+        if self._words is None:
+            from spacy.attrs import LEMMA, LOWER
+
+            strings = self._doc.vocab.strings
+            array = self._doc.to_array([LOWER, LEMMA]).reshape(len(self._doc), 2)
+            lowers = [strings[h] for h in cast("list[int]", array[:, 0].tolist())]
+            lemmas = [strings[h].lower() for h in cast("list[int]", array[:, 1].tolist())]
+            self._words = (lowers, lemmas)
+        return self._words
+
+    def is_word(self, token_i: int, words: frozenset[str]) -> bool:
+        """Return whether token ``token_i``'s lemma or form, lowercased, is one of ``words``."""
+        lowers, lemmas = self.words
+        return lemmas[token_i] in words or lowers[token_i] in words
 
     def sent_of(self, token_i: int) -> Span:
         """Return the sentence holding token ``token_i``."""
@@ -245,10 +265,6 @@ def is_negated(token: Token, negators: frozenset[str]) -> bool:
         else:
             return False
     return False
-
-
-def _match(token: Token, words: frozenset[str]) -> bool:
-    return token.lemma_.lower() in words or token.lower_ in words
 
 
 def _entity_at(token: Token, token_ent: dict[int, int]) -> int | None:
@@ -526,7 +542,7 @@ class TriggerRule(RelationRule):
                     inner = [t for t in path if not (a.start <= t.i < a.end or b.start <= t.i < b.end)]
                     if lca.i in (ra.i, rb.i):
                         inner += self._reciprocal_context(lca)
-                    if not any(_match(t, self.triggers) for t in inner):
+                    if not any(token_ent.is_word(t.i, self.triggers) for t in inner):
                         continue
                     if any(is_negated(t, self.negators) for t in inner):
                         continue
@@ -575,24 +591,28 @@ class TitleRule(RelationRule):
         key = (id(self), "of_context", sent.start)
         known = token_ent.memo.get(key)
         if known is None:
-            known = token_ent.memo[key] = any(_match(t, self.of_context) for t in sent)
+            known = token_ent.memo[key] = any(
+                token_ent.is_word(i, self.of_context) for i in range(sent.start, sent.end)
+            )
         return known
 
-    def _is_title(self, tokens: Sequence[Token]) -> bool:
-        return " ".join(t.lower_ for t in tokens) in self.titles
+    def _is_title(self, words: Sequence[str]) -> bool:
+        return " ".join(words) in self.titles
 
     def pairs(self, doc: Doc, ents: Sequence[Span], token_ent: EntityIndex) -> Iterator[tuple[int, int]]:
         ends = {e.end: i for i, e in enumerate(ents)}
+        lowers = token_ent.words[0]
+        sentence = token_ent.sentence_table
         for p, person in enumerate(ents):
             if not self.can_head(person):
                 continue
             # Before the name: <org> ['s] <title> <person>.
             for k in range(1, self.longest + 2):
                 start = person.start - k
-                if start < 0 or token_ent.sent_of(start).start != token_ent.sent_of(person.start).start:
+                if start < 0 or sentence[start] != sentence[person.start]:
                     break
-                words = list(doc[start : person.start])
-                if words and words[0].lower_ in ("'s", "’s"):
+                words = lowers[start : person.start]
+                if words[0] in ("'s", "’s"):
                     words = words[1:]
                 if not words or not self._is_title(words):
                     continue
@@ -609,8 +629,7 @@ class TitleRule(RelationRule):
                     for t in child.subtree
                     if t.i <= child.i and t.dep_ not in ("det", "punct", "poss", "case")
                 ]
-                title = [t for t in title if t.i not in token_ent]
-                if not self._is_title(title):
+                if not self._is_title([lowers[t.i] for t in title if t.i not in token_ent]):
                     continue
                 for t in child.subtree:
                     o = token_ent.get(t.i)
@@ -696,11 +715,13 @@ class CoordinationRule(RelationRule):
     def pairs(self, doc: Doc, ents: Sequence[Span], token_ent: EntityIndex) -> Iterator[tuple[int, int]]:
         if not (any(self.can_head(e) for e in ents) and any(self.can_tail(e) for e in ents)):
             return  # no member (head) or no group (tail) of an allowed pair
-        for verb in doc:
-            lemma = verb.lemma_.lower() or verb.lower_
+        lowers, lemmas = token_ent.words
+        for i, (lemma, lower) in enumerate(zip(lemmas, lowers, strict=True)):
+            lemma = lemma or lower
             member_first = lemma in self.member_verbs
             if not member_first and lemma not in self.group_verbs:
                 continue
+            verb = doc[i]
             if verb.pos_ not in ("VERB", "AUX", "") or is_negated(verb, self.negators):
                 continue
             subject, passive = self._subject(verb)
