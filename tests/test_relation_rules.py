@@ -306,3 +306,27 @@ def test_dependency_matcher_rule_pairs_alone_match_the_shared_run() -> None:
     }
     found = {(ents[f.head].text, ents[f.tail].text) for f in find_relations([rule], recipe, doc, ents)}
     assert found == {("Iran", "OPEC"), ("Poland", "NATO")}
+
+
+def test_a_rule_mixing_plain_and_other_patterns_finds_both(tmp_path: Path) -> None:
+    # The first pattern's `>>` goes to spaCy's DependencyMatcher, the second is matched over
+    # the arrays (annotate.dependency_patterns): one rule, both matches.
+    patterns = """[
+    {RIGHT_ID = "be", RIGHT_ATTRS = {LEMMA = "be"}},
+    {LEFT_ID = "be", REL_OP = ">", RIGHT_ID = "member", RIGHT_ATTRS = {DEP = "nsubj"}},
+    {LEFT_ID = "be", REL_OP = ">>", RIGHT_ID = "group", RIGHT_ATTRS = {DEP = "pobj"}},
+  ], [
+    {RIGHT_ID = "member", RIGHT_ATTRS = {ENT_TYPE = "GPE"}},
+    {LEFT_ID = "member", REL_OP = ">", RIGHT_ID = "noun", RIGHT_ATTRS = {DEP = "appos"}},
+    {LEFT_ID = "noun", REL_OP = ">", RIGHT_ID = "of", RIGHT_ATTRS = {LOWER = "of"}},
+    {LEFT_ID = "of", REL_OP = ">", RIGHT_ID = "group", RIGHT_ATTRS = {DEP = "pobj"}},
+  ]"""
+    recipe = load_recipe(_matcher_rules_recipe(tmp_path / "r.toml", [("mixed", patterns)]))
+    (tmp_path / "d.txt").write_text(
+        "Iran is a member of OPEC. Poland, a member of NATO, sent troops.", encoding="utf-8"
+    )
+    [record] = list(preannotate([str(tmp_path / "d.txt")], recipe).records)
+    assert triples(record) == {
+        ("Iran", "MEMBER_OF", "OPEC", "rule:mixed"),
+        ("Poland", "MEMBER_OF", "NATO", "rule:mixed"),
+    }
