@@ -469,8 +469,9 @@ class DoccanoAPI:
 
     def list_projects(self, search: str | None = None) -> list[dict[str, Any]]:
         """Return every project the user can see; with ``search``, only those whose name or
-        description contains each of its words (Doccano's search filter)."""
-        return self.list_all("projects", params={"search": search} if search else None)
+        description contains each of its words (Doccano's search filter, whose query
+        parameter is ``q``: Doccano ignores any other and lists every project)."""
+        return self.list_all("projects", params={"q": search} if search else None)
 
     def get_project(self, project_id: int) -> dict[str, Any]:
         """Return one project by id; NotFound if it does not exist or is not visible."""

@@ -45,6 +45,16 @@ def test_find_project_matches_the_exact_name_whatever_it_holds(doccano_api: Docc
         doccano_api.find_project(f"news {tag} 3")
 
 
+def test_the_search_narrows_the_project_list(doccano_api: DoccanoAPI, make_project) -> None:
+    # find_project asks the server's search: without it a busy server lists every project.
+    tag = secrets.token_hex(4)
+    mine = make_project(f"search {tag}")["id"]
+    other = make_project(f"search {secrets.token_hex(4)}")["id"]
+    found = {p["id"] for p in doccano_api.list_projects(search=tag)}
+    assert found == {mine}
+    assert other in {p["id"] for p in doccano_api.list_projects()}
+
+
 def test_annotator_is_added_with_the_annotator_role(
     doccano_api: DoccanoAPI, doccano_project, make_user
 ) -> None:
