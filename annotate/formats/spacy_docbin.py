@@ -22,11 +22,11 @@ import os
 import zlib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy
 import srsly
-from spacy.attrs import SPACY
+from spacy.attrs import SPACY, intify_attr
 from spacy.language import Language
 from spacy.morphology import Morphology
 from spacy.tokens import Doc, DocBin
@@ -52,6 +52,8 @@ _STRING_ATTRS: list[int | str] = [
     *("MORPH", "ORTH", "TAG", "LEMMA", "NORM", "DEP", "ENT_TYPE", "ENT_KB_ID", "ENT_ID")
 ]
 _EMPTY_MORPH = Morphology.EMPTY_MORPH
+# Hashes held before their strings are looked up (8 bytes each; a news article gives ~1,000).
+_PENDING_VALUES = 500_000
 #: What an export's Docs carry: a tokenizer's tokens and norms, and the entities. DocBin's
 #: default stores every token attribute (tags, lemmas, heads, ...), which a blank pipeline leaves
 #: empty: zeros that made the file and the time to write it about twice as large.
@@ -177,15 +179,50 @@ class FastDocBin(DocBin):
     Why: spaCy's ``DocBin.add`` reads nine string attributes of every token in a Python loop
     (``token.text``, ``tag_``, ``lemma_``, ``norm_``, ``morph``, ``dep_``, ``ent_type_``,
     ``ent_kb_id_``, ``ent_id_``), which was most of its time on news articles of about 400
-    tokens. One ``to_array`` call gives those attributes' hashes; looking up each distinct
-    hash gives the same set of strings, so the bytes written are the same as spaCy's
-    (a test compares them); a hash met in an earlier Doc is not looked up again. Everything
-    else is spaCy 3.8's ``DocBin.add`` as it is.
+    tokens. One ``to_array`` call a Doc gives those attributes' hashes (and the stored
+    attributes); looking up each distinct hash gives the same set of strings, so the bytes
+    written are the same as spaCy's (a test compares them). The hashes of many Docs are
+    deduplicated together (one ``numpy.unique``) when ``strings`` is read or the pending ones
+    pass ``_PENDING_VALUES``, and a hash met before is not looked up again. Everything else is
+    spaCy 3.8's ``DocBin.add`` as it is.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._strings: set[str] = set()
         super().__init__(*args, **kwargs)
         self._seen_hashes: set[int] = set()
+        # Hashes met in the Docs added since the strings were last collected, with their
+        # StringStore: looked up together (one numpy.unique), not Doc by Doc.
+        self._pending: list[Any] = []
+        self._pending_values = 0
+        self._store: Any = None
+        # One to_array call a Doc reads the stored attributes, SPACY and the string attributes.
+        stored = cast("list[int]", self.attrs)  # spaCy keeps attribute ids (ints) here
+        string_attrs = [intify_attr(a) for a in _STRING_ATTRS]
+        extra = [a for a in string_attrs if a not in stored]
+        self._columns: list[int] = [*stored, SPACY, *extra]
+        self._string_columns = [self._columns.index(a) for a in string_attrs]
+
+    @property  # type: ignore[override]
+    def strings(self) -> set[str]:
+        """The strings of every Doc added (spaCy's attribute; collected when asked for)."""
+        self._collect()
+        return self._strings
+
+    @strings.setter
+    def strings(self, value: set[str]) -> None:
+        self._strings = value
+
+    def _collect(self) -> None:
+        if not self._pending:
+            return
+        values = numpy.unique(numpy.concatenate(self._pending)).tolist()
+        self._pending.clear()
+        self._pending_values = 0
+        seen = self._seen_hashes
+        new = [h for h in values if h not in seen]
+        self._strings.update(self._store[h] for h in new)
+        seen.update(new)
 
     def to_bytes(self) -> bytes:
         """Return the DocBin as spaCy's ``to_bytes`` would, compressed at ``ZLIB_LEVEL``.
@@ -212,43 +249,44 @@ class FastDocBin(DocBin):
         return zlib.compress(srsly.msgpack_dumps(msg), ZLIB_LEVEL)
 
     def add(self, doc: Doc) -> None:
-        array = doc.to_array(self.attrs)  # type: ignore[arg-type]  # list[int] is what spaCy passes too
-        if len(array.shape) == 1:
-            array = array.reshape((array.shape[0], 1))
-        self.tokens.append(array)
-        spaces = doc.to_array(SPACY)
-        spaces = spaces.reshape((spaces.shape[0], 1))
-        self.spaces.append(numpy.asarray(spaces, dtype=bool))
+        n = len(doc)
+        table = doc.to_array(self._columns).reshape(n, len(self._columns))  # type: ignore[arg-type]
+        n_attrs = len(self.attrs)
+        self.tokens.append(numpy.ascontiguousarray(table[:, :n_attrs]))
+        self.spaces.append(numpy.asarray(table[:, n_attrs : n_attrs + 1], dtype=bool))
         self.flags.append({"has_unknown_spaces": doc.has_unknown_spaces})
-        if len(doc):
+        if n:
             strings = doc.vocab.strings
-            hashes = doc.to_array(_STRING_ATTRS)
-            # A set of the hashes as Python ints is quicker here than numpy.unique's sort; a
-            # column that holds one value throughout (tags, lemmas, ... of a blank pipeline)
-            # gives it by its first row; only hashes this DocBin has not met are looked up.
+            if strings is not self._store:
+                self._collect()
+                self._store = strings
+            hashes = table[:, self._string_columns]
+            # A column that holds one value throughout (tags, lemmas, ... of a blank pipeline)
+            # gives it by its first row; the others wait for _collect.
             cols = hashes[:, 1:]
             varying = (cols != cols[0]).any(axis=0)
-            found = set(cols[0].tolist())
+            first = [h for h in cols[0].tolist() if h not in self._seen_hashes]
+            self._strings.update(strings[h] for h in first)
+            self._seen_hashes.update(first)
             if varying.any():
-                found.update(cols[:, varying].ravel().tolist())
-            seen = self._seen_hashes
-            new = found - seen
-            self.strings.update(strings[h] for h in new)
-            seen |= new
+                self._pending.append(cols[:, varying].ravel())
+                self._pending_values += self._pending[-1].size
+                if self._pending_values >= _PENDING_VALUES:
+                    self._collect()
             # ``str(token.morph)`` of an empty analysis is "", though its hash is that of "_".
             morphs = (strings[h] for h in set(hashes[:, 0].tolist()))
-            self.strings.update("" if m == _EMPTY_MORPH else m for m in morphs)
+            self._strings.update("" if m == _EMPTY_MORPH else m for m in morphs)
         self.cats.append(doc.cats)
         if self.store_user_data:
             self.user_data.append(srsly.msgpack_dumps(doc.user_data))
         self.span_groups.append(doc.spans.to_bytes())
         for group in doc.spans.values():
             for span in group:
-                self.strings.add(span.label_)
+                self._strings.add(span.label_)
                 if span.kb_id in span.doc.vocab.strings:
-                    self.strings.add(span.kb_id_)
+                    self._strings.add(span.kb_id_)
                 if span.id in span.doc.vocab.strings:
-                    self.strings.add(span.id_)
+                    self._strings.add(span.id_)
 
 
 class DocBinWriter:
