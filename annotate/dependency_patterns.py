@@ -2,7 +2,8 @@
 
 spaCy's ``DependencyMatcher`` runs a token ``Matcher`` with one pattern per node over every
 token of a document, then checks the tree; a node that tests a set of values (``{IN = [...]}``)
-calls back into Python for every token, which made it a third of what the relation rules cost.
+calls back into Python for every token (0.44 s of the 1.04 s the relation rules and the
+merge took for 300 news articles).
 Most patterns in recipes are *plain*: every node tests string attributes (ORTH/TEXT, NORM,
 LOWER, LEMMA, POS, TAG, DEP, ENT_TYPE) against a value or a list of values, and every edge is
 ``>`` (immediate head of) or ``<`` (immediate dependent of). A plain pattern is a tree of
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from spacy.strings import StringStore
     from spacy.tokens import Doc
 
-# Matcher attribute names (as spaCy uppercases them) -> spaCy attribute ids; filled on first use.
+# The attributes a plain node may test, as spaCy's Matcher names them (keys are uppercased).
 _PLAIN_ATTR_NAMES = ("ORTH", "TEXT", "NORM", "LOWER", "LEMMA", "POS", "TAG", "DEP", "ENT_TYPE")
 _PLAIN_OPS = (">", "<")
 
