@@ -177,12 +177,6 @@ class EntityIndex(dict[int, int]):
                     self._sent_of[t] = k
         return self._sents
 
-    def sent_index(self, token_i: int) -> int:
-        """Return the position in :attr:`sents` of the sentence holding token ``token_i``."""
-        if self._sents is None:
-            self.sents  # noqa: B018 - fills the token -> sentence table
-        return self._sent_of[token_i]
-
     @property
     def sentence_table(self) -> list[int]:
         """Token index -> position of its sentence in :attr:`sents`."""
@@ -265,10 +259,6 @@ def is_negated(token: Token, negators: frozenset[str]) -> bool:
         else:
             return False
     return False
-
-
-def _entity_at(token: Token, token_ent: dict[int, int]) -> int | None:
-    return token_ent.get(token.i)
 
 
 # --- the kinds --------------------------------------------------------------------------------

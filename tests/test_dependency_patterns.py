@@ -141,9 +141,12 @@ def plain_matches(pattern: list[dict[str, Any]], doc: Any) -> list[tuple[int, ..
     return sorted(tuple(m) for m in matches)
 
 
-@pytest.mark.parametrize("name", [*PATTERNS, *recipe_patterns()])
+ALL_PATTERNS = {**PATTERNS, **recipe_patterns()}
+
+
+@pytest.mark.parametrize("name", ALL_PATTERNS)
 def test_a_plain_pattern_matches_what_the_dependency_matcher_matches(docs: list[Any], name: str) -> None:
-    pattern = {**PATTERNS, **recipe_patterns()}[name]
+    pattern = ALL_PATTERNS[name]
     total = 0
     for doc in docs:
         expected = spacy_matches(pattern, doc)

@@ -48,8 +48,9 @@ SHARD_DOCS = 1000
 ZLIB_LEVEL = 3
 # The token attributes whose strings DocBin.add stores, as hashes (see FastDocBin).
 # MORPH comes first, as its empty value is written differently.
-_STRING_ATTRS: list[int | str] = [
-    *("MORPH", "ORTH", "TAG", "LEMMA", "NORM", "DEP", "ENT_TYPE", "ENT_KB_ID", "ENT_ID")
+_STRING_ATTRS: list[int] = [
+    intify_attr(a)
+    for a in ("MORPH", "ORTH", "TAG", "LEMMA", "NORM", "DEP", "ENT_TYPE", "ENT_KB_ID", "ENT_ID")
 ]
 _EMPTY_MORPH = Morphology.EMPTY_MORPH
 # Hashes held before their strings are looked up (8 bytes each; a news article gives ~1,000).
@@ -188,7 +189,6 @@ class FastDocBin(DocBin):
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._strings: set[str] = set()
         super().__init__(*args, **kwargs)
         self._seen_hashes: set[int] = set()
         # Hashes met in the Docs added since the strings were last collected, with their
@@ -196,19 +196,6 @@ class FastDocBin(DocBin):
         self._pending: list[Any] = []
         self._pending_values = 0
         self._store: Any = None
-        self._layout_of: Any = None
-        self._columns: list[int] = []
-        self._string_columns: list[int] = []
-
-    def _layout(self) -> None:
-        """One to_array call a Doc reads the stored attributes, SPACY and the string
-        attributes: set which columns those are (again if ``from_bytes`` changed attrs)."""
-        stored = cast("list[int]", self.attrs)  # spaCy keeps attribute ids (ints) here
-        string_attrs = [intify_attr(a) for a in _STRING_ATTRS]
-        extra = [a for a in string_attrs if a not in stored]
-        self._columns = [*stored, SPACY, *extra]
-        self._string_columns = [self._columns.index(a) for a in string_attrs]
-        self._layout_of = self.attrs
 
     @property  # type: ignore[override]
     def strings(self) -> set[str]:
@@ -256,11 +243,13 @@ class FastDocBin(DocBin):
         return zlib.compress(srsly.msgpack_dumps(msg), ZLIB_LEVEL)
 
     def add(self, doc: Doc) -> None:
-        if self._layout_of is not self.attrs:
-            self._layout()
+        # One to_array call reads the stored attributes (those of the file, after from_bytes),
+        # SPACY, and the string attributes not stored.
+        stored = cast("list[int]", self.attrs)  # spaCy keeps attribute ids (ints) here
+        columns = [*stored, SPACY, *(a for a in _STRING_ATTRS if a not in stored)]
         n = len(doc)
-        table = doc.to_array(self._columns).reshape(n, len(self._columns))  # type: ignore[arg-type]
-        n_attrs = len(self.attrs)
+        table = doc.to_array(columns).reshape(n, len(columns))  # type: ignore[arg-type]
+        n_attrs = len(stored)
         self.tokens.append(numpy.ascontiguousarray(table[:, :n_attrs]))
         self.spaces.append(numpy.asarray(table[:, n_attrs : n_attrs + 1], dtype=bool))
         self.flags.append({"has_unknown_spaces": doc.has_unknown_spaces})
@@ -269,7 +258,7 @@ class FastDocBin(DocBin):
             if strings is not self._store:
                 self._collect()
                 self._store = strings
-            hashes = table[:, self._string_columns]
+            hashes = table[:, [columns.index(a) for a in _STRING_ATTRS]]
             # A column that holds one value throughout (tags, lemmas, ... of a blank pipeline)
             # gives it by its first row; the others wait for _collect.
             cols = hashes[:, 1:]
