@@ -10,6 +10,7 @@ order and nothing depends on time, process count or dict order.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
@@ -370,6 +371,37 @@ def preannotate(
 _FORKED_NLP: Any = None
 
 
+def _limit_blas_threads(threads: int) -> None:
+    """In a worker: let BLAS (numpy's matrix products, which the models run on) use at most
+    ``threads`` threads.
+
+    Why: OpenBLAS starts a thread per core in every process. With one worker per core, each
+    worker's BLAS threads compete with the other workers for the same cores (and spin while
+    they wait): on two cores, two workers ran about 0.4 s slower on 300 articles than with one
+    BLAS thread each.
+    """
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=threads, user_api="blas")
+
+
+def usable_cores() -> int:
+    """Return how many CPU cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _worker_pool(n_process: int) -> ProcessPoolExecutor:
+    """Return a pool of ``n_process`` forked workers, each with its share of the cores for BLAS."""
+    return ProcessPoolExecutor(
+        max_workers=n_process,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=_limit_blas_threads,
+        initargs=(max(1, usable_cores() // n_process),),
+    )
+
+
 def _forked_task(texts: list[str]) -> list[dict[str, Any]]:
     """In a worker: run the pipeline over ``texts``; return each document's annotations."""
     return [doc.user_data[_USER_DATA_KEY] for doc in _FORKED_NLP.pipe(texts, batch_size=len(texts))]
@@ -389,10 +421,9 @@ def _forked_annotations(
     """
     global _FORKED_NLP
     _FORKED_NLP = nlp
-    context = multiprocessing.get_context("fork")
     try:
         # With fork, the executor starts every worker before its own thread, on the first task.
-        with ProcessPoolExecutor(max_workers=n_process, mp_context=context) as pool:
+        with _worker_pool(n_process) as pool:
             in_flight: deque[Future[list[dict[str, Any]]]] = deque()
             try:
                 for task in _tasks(texts, batch_size, n_process):

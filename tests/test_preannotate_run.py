@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from annotate.cli import app
 from annotate.errors import ModelNotFoundError
 from annotate.pipelines import MODEL_HASH, load
-from annotate.preannotate import preannotate
+from annotate.preannotate import preannotate, usable_cores
 from annotate.recipe import load_recipe
 from annotate.schemas import validator
 
@@ -170,6 +170,27 @@ def test_a_worker_that_dies_is_a_clear_error_not_a_hang(corpus: Path, tmp_path: 
     assert done.returncode == 2, done.stderr
     assert "[E280]" in done.stderr and "worker process died" in done.stderr
     assert "Traceback" not in done.stderr and not out.exists()
+
+
+def _blas_threads() -> int:
+    from threadpoolctl import threadpool_info
+
+    return max(p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas")
+
+
+@pytest.mark.skipif(usable_cores() < 2, reason="one core: BLAS has one thread in every process")
+def test_each_worker_gets_its_share_of_the_cores_for_blas() -> None:
+    """One worker per core: a worker's BLAS must not start a thread per core of its own."""
+    import numpy  # noqa: F401  (loads BLAS, as the models do)
+
+    from annotate.preannotate import _worker_pool
+
+    cores = usable_cores()
+    assert _blas_threads() > 1  # the parent's default: a thread per core
+    for n_process, share in ((cores, 1), (2, max(1, cores // 2))):
+        with _worker_pool(n_process) as pool:
+            assert {pool.submit(_blas_threads).result() for _ in range(n_process)} == {share}
+    assert _blas_threads() > 1  # the parent keeps its own
 
 
 @pytest.mark.parametrize("n_texts", [0, 1, 7, 40, 95, 96, 97, 300])
