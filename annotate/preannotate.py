@@ -9,22 +9,19 @@ order and nothing depends on time, process count or dict order.
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from annotate.errors import AnnotateError, DataError, UsageError
+from annotate.errors import DataError, UsageError
 from annotate.inputs import DEFAULT_GLOB, InputDoc, Problem, read_documents
 from annotate.model import Record, Relation, Span
 from annotate.pipelines import LoadedPipeline, load
 from annotate.recipe import Recipe
 from annotate.relation_rules import RelationRule, build_rules, find_relations, rules_needs
+from annotate.workers import can_fork, map_in_order
 
 if TYPE_CHECKING:
     from spacy.tokens import Doc
@@ -348,7 +345,7 @@ def preannotate(
         started = time.perf_counter()
         try:
             stream: Iterator[Doc | dict[str, Any]]
-            if n_process > 1 and "fork" in multiprocessing.get_all_start_methods():
+            if n_process > 1 and can_fork():
                 stream = _forked_annotations(pipe.nlp, documents(), n_process, batch_size)
             else:
                 stream = pipe.nlp.pipe(documents(), batch_size=batch_size, n_process=n_process)
@@ -371,37 +368,6 @@ def preannotate(
 _FORKED_NLP: Any = None
 
 
-def _limit_blas_threads(threads: int) -> None:
-    """In a worker: let BLAS (numpy's matrix products, which the models run on) use at most
-    ``threads`` threads.
-
-    Why: OpenBLAS starts a thread per core in every process. With one worker per core, each
-    worker's BLAS threads compete with the other workers for the same cores (and spin while
-    they wait): on two cores, two workers ran about 0.4 s slower on 300 articles than with one
-    BLAS thread each.
-    """
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(limits=threads, user_api="blas")
-
-
-def usable_cores() -> int:
-    """Return how many CPU cores this process may run on."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
-def _worker_pool(n_process: int) -> ProcessPoolExecutor:
-    """Return a pool of ``n_process`` forked workers, each with its share of the cores for BLAS."""
-    return ProcessPoolExecutor(
-        max_workers=n_process,
-        mp_context=multiprocessing.get_context("fork"),
-        initializer=_limit_blas_threads,
-        initargs=(max(1, usable_cores() // n_process),),
-    )
-
-
 def _forked_task(texts: list[str]) -> list[dict[str, Any]]:
     """In a worker: run the pipeline over ``texts``; return each document's annotations."""
     return [doc.user_data[_USER_DATA_KEY] for doc in _FORKED_NLP.pipe(texts, batch_size=len(texts))]
@@ -416,31 +382,14 @@ def _forked_annotations(
     the input one worker can still hold a whole batch while the others wait, and it sends whole
     Docs back, which this process deserialises. Here a worker takes the next task when it is
     free, the last documents go out in small tasks (see :func:`_tasks`), and a worker sends back
-    only the annotator's plain lists. At most ``2 * n_process`` tasks are in flight, so the
-    input is still read as it is consumed.
+    only the annotator's plain lists.
     """
     global _FORKED_NLP
     _FORKED_NLP = nlp
     try:
-        # With fork, the executor starts every worker before its own thread, on the first task.
-        with _worker_pool(n_process) as pool:
-            in_flight: deque[Future[list[dict[str, Any]]]] = deque()
-            try:
-                for task in _tasks(texts, batch_size, n_process):
-                    in_flight.append(pool.submit(_forked_task, task))
-                    while len(in_flight) >= 2 * n_process:
-                        yield from in_flight.popleft().result()
-                while in_flight:
-                    yield from in_flight.popleft().result()
-            except BrokenProcessPool:
-                raise AnnotateError(
-                    "a pre-annotation worker process died (killed, or out of memory?)",
-                    hint="run again with fewer --n-process, or without it",
-                    code="E280",
-                ) from None
-            finally:
-                for future in in_flight:
-                    future.cancel()
+        tasks = _tasks(texts, batch_size, n_process)
+        for annotations in map_in_order(_forked_task, tasks, n_process, what="pre-annotation"):
+            yield from annotations
     finally:
         _FORKED_NLP = None
 

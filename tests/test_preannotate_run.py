@@ -15,9 +15,10 @@ from typer.testing import CliRunner
 from annotate.cli import app
 from annotate.errors import ModelNotFoundError
 from annotate.pipelines import MODEL_HASH, load
-from annotate.preannotate import preannotate, usable_cores
+from annotate.preannotate import preannotate
 from annotate.recipe import load_recipe
 from annotate.schemas import validator
+from annotate.workers import usable_cores
 
 ROOT = Path(__file__).resolve().parent.parent
 NEWS = ROOT / "recipes" / "news.toml"
@@ -183,12 +184,12 @@ def test_each_worker_gets_its_share_of_the_cores_for_blas() -> None:
     """One worker per core: a worker's BLAS must not start a thread per core of its own."""
     import numpy  # noqa: F401  (loads BLAS, as the models do)
 
-    from annotate.preannotate import _worker_pool
+    from annotate.workers import worker_pool
 
     cores = usable_cores()
     assert _blas_threads() > 1  # the parent's default: a thread per core
     for n_process, share in ((cores, 1), (2, max(1, cores // 2))):
-        with _worker_pool(n_process) as pool:
+        with worker_pool(n_process) as pool:
             assert {pool.submit(_blas_threads).result() for _ in range(n_process)} == {share}
     assert _blas_threads() > 1  # the parent keeps its own
 
