@@ -15,6 +15,11 @@ A file's first pass is also its validation gate. An input of at most ``KEEP_RECO
 is kept from the first pass for the second, so a small file is parsed once; a larger one is
 read again.
 
+With ``n_process`` > 1, the second pass sends chunks of documents to forked workers, each of
+which tokenises and prepares them and renders them with a *partial* copy of every writer (in
+memory, with tallies of its own). This process takes the chunks back in order and each writer
+``absorb()``s them, so files, tallies and manifest are those of one process.
+
 For every format the manifest's totals add up: spans in = written + reported, and the same
 for relations; every reported span or relation is listed with its reason.
 """
@@ -44,6 +49,7 @@ from annotate.overlaps import OVERLAP_POLICIES, OverlapPolicy
 from annotate.prepared import PreparedDoc, SplitFiles, Tally, prepare
 from annotate.recipe import Recipe
 from annotate.splits import DEFAULT_SPLIT, assign_splits, parse_split, rarest_label
+from annotate.workers import can_fork, map_in_order
 
 FORMATS = ("spacy", "conll", "brat", "hf", "jsonl")
 TOKEN_FORMATS = ("spacy", "conll", "hf")
@@ -54,6 +60,8 @@ BLOCKING_FINDINGS = ("E102", "E103", "E104", "E105", "E110")
 #: Records of an input kept in memory from the first pass to the second (a larger input is
 #: read twice): about 20 MB of news articles.
 KEEP_RECORDS = 1000
+#: With worker processes, the most documents a worker writes at a time (a chunk).
+CHUNK_DOCS = 64
 
 
 @dataclass
@@ -122,6 +130,7 @@ def export(
     force: bool = False,
     validate: bool = True,
     progress: Callable[[int], None] | None = None,
+    n_process: int = 1,
 ) -> ExportReport:
     """Export a gold JSONL file; return the report (also written as ``manifest.json``).
 
@@ -129,7 +138,10 @@ def export(
     validated it): it is refused only when a record cannot be read safely (bad JSON or
     encoding, not an object, schema errors). Every other finding is counted in the manifest,
     and export reports what it could not write. The file is read twice (see the module
-    docstring); stdin is read into memory once.
+    docstring); stdin is read into memory once. ``n_process`` > 1 tokenises, aligns and
+    renders the documents in that many forked worker processes, a chunk at a time; this
+    process writes the chunks in order, so the output is the same as with one process (a
+    DocBin shard of a split larger than ``SHARD_DOCS`` may list a few more strings).
     """
     name = "<stdin>" if is_stdio(input_path) else str(input_path)
     records: Iterable[tuple[str, Record]]
@@ -163,6 +175,7 @@ def export(
         force=force,
         input_info=source,
         progress=progress,
+        n_process=n_process,
     )
 
 
@@ -253,6 +266,7 @@ def export_records(
     force: bool = False,
     input_info: dict[str, Any] | None = None,
     progress: Callable[[int], None] | None = None,
+    n_process: int = 1,
 ) -> ExportReport:
     """Write ``records`` (or ``(source, record)`` pairs) in each format of ``to``; return the report.
 
@@ -278,6 +292,7 @@ def export_records(
         force=force,
         input_info=(lambda _n: input_info) if input_info is not None else None,
         progress=progress,
+        n_process=n_process,
     )
 
 
@@ -331,6 +346,7 @@ def _export(
     force: bool,
     input_info: Callable[[int], dict[str, Any] | None] | None,
     progress: Callable[[int], None] | None,
+    n_process: int,
 ) -> ExportReport:
     """Export re-iterable ``pairs`` in two passes; return the report. ``input_info`` is given
     the number of records read and returns the manifest's ``input``."""
@@ -354,6 +370,8 @@ def _export(
         )
     if not span_key:
         raise UsageError("the span key must not be empty", code="E272")
+    if n_process < 1:
+        raise UsageError("--n-process must be at least 1", code="E272")
     lang = recipe.lang if recipe is not None else "en"
     nlp = _blank(lang)
     priority = recipe.label_names if recipe is not None else ()
@@ -437,31 +455,34 @@ def _export(
             stack.enter_context(writers[fmt])
 
         # Pass 2: tokenise each document once; every writer writes it as it comes.
-        for src, rec in kept if kept is not None else pairs:
-            if excluded_reason(rec) is not None:
-                continue
-            name = where.get(rec.doc_hash)
-            if name is None:
-                raise DataError("the input changed while it was exported", path=src, code="E180")
-            doc = nlp.make_doc(rec.text)
-            prep = prepare(
-                rec,
-                source=src,
-                tokens=doc_tokens(doc),
-                alignment=alignment,
-                overlap=overlap,
-                priority=priority,
-            )
-            prep.split = name
-            counts[name].add(rec)
-            if token_formats:
-                changes.extend(c.to_dict() for c in prep.changes)
-            notes.extend(prep.notes)
-            for writer in writers.values():
-                writer.add(prep, name, doc)
-            n_docs += 1
-            if progress is not None:
-                progress(1)
+        def to_write() -> Iterator[tuple[str, Record, str]]:
+            for src, rec in kept if kept is not None else pairs:
+                if excluded_reason(rec) is not None:
+                    continue
+                name = where.get(rec.doc_hash)
+                if name is None:
+                    raise DataError("the input changed while it was exported", path=src, code="E180")
+                counts[name].add(rec)
+                yield src, rec, name
+
+        job = _Pass2(nlp, alignment, overlap, priority, bool(token_formats))
+        n_workers = min(n_process, sum(split_sizes.values())) if can_fork() else 1
+        if n_workers > 1:
+            chunk = max(1, min(CHUNK_DOCS, -(-sum(split_sizes.values()) // (4 * n_workers))))
+            for part in _forked_pass2(job, writers, _chunks(to_write(), chunk), n_workers):
+                for fmt, writer in writers.items():
+                    writer.absorb(part.writers[fmt])
+                changes.extend(part.changes)
+                notes.extend(part.notes)
+                n_docs += part.docs
+                if progress is not None:
+                    progress(part.docs)
+        else:
+            for src, rec, name in to_write():
+                job.write(src, rec, name, writers, changes, notes)
+                n_docs += 1
+                if progress is not None:
+                    progress(1)
         if n_docs != sum(split_sizes.values()):
             raise DataError("the input changed while it was exported", code="E180")
         for fmt, writer in writers.items():
@@ -512,6 +533,92 @@ def doc_tokens(doc: Any) -> TokenTable:
         return TokenTable([], [], [])
     starts, lengths, spaces = doc.to_array([IDX, LENGTH, IS_SPACE]).T.tolist()
     return TokenTable(starts, list(map(operator.add, starts, lengths)), list(map(bool, spaces)))
+
+
+@dataclass(frozen=True)
+class _Pass2:
+    """How pass 2 prepares a document for the writers: the same in this process and in workers."""
+
+    nlp: Any
+    alignment: AlignmentMode
+    overlap: OverlapPolicy
+    priority: Sequence[str]
+    token_formats: bool
+
+    def write(
+        self,
+        src: str,
+        rec: Record,
+        split: str,
+        writers: Mapping[str, Any],
+        changes: list[dict[str, Any]],
+        notes: list[dict[str, Any]],
+    ) -> None:
+        """Tokenise and prepare one record, hand it to every writer, and collect its reports."""
+        doc = self.nlp.make_doc(rec.text)
+        prep = prepare(
+            rec,
+            source=src,
+            tokens=doc_tokens(doc),
+            alignment=self.alignment,
+            overlap=self.overlap,
+            priority=self.priority,
+        )
+        prep.split = split
+        if self.token_formats:
+            changes.extend(c.to_dict() for c in prep.changes)
+        notes.extend(prep.notes)
+        for writer in writers.values():
+            writer.add(prep, split, doc)
+
+
+@dataclass
+class _Part:
+    """What a worker made of one chunk: each writer's output (``take()``) and the reports."""
+
+    writers: dict[str, Any]
+    changes: list[dict[str, Any]]
+    notes: list[dict[str, Any]]
+    docs: int
+
+
+# Pass 2 and the writers of the export being run, for the forked workers (set before the fork).
+_FORKED: tuple[_Pass2, Mapping[str, Any]] | None = None
+
+
+def _forked_chunk(chunk: list[tuple[str, Record, str]]) -> _Part:
+    """In a worker: write one chunk with partial writers; return what they hold."""
+    assert _FORKED is not None
+    job, writers = _FORKED
+    partial = {fmt: writer.partial() for fmt, writer in writers.items()}
+    changes: list[dict[str, Any]] = []
+    notes: list[dict[str, Any]] = []
+    for src, rec, split in chunk:
+        job.write(src, rec, split, partial, changes, notes)
+    return _Part({fmt: w.take() for fmt, w in partial.items()}, changes, notes, len(chunk))
+
+
+def _forked_pass2(
+    job: _Pass2, writers: Mapping[str, Any], chunks: Iterator[list[tuple[str, Record, str]]], n_process: int
+) -> Iterator[_Part]:
+    """Yield the parts of ``chunks``, in order, written by ``n_process`` forked workers."""
+    global _FORKED
+    _FORKED = (job, writers)
+    try:
+        yield from map_in_order(_forked_chunk, chunks, n_process, what="export")
+    finally:
+        _FORKED = None
+
+
+def _chunks(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 @functools.lru_cache(maxsize=4)

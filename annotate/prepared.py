@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import copy
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any, TypeVar, cast
 
 from annotate.alignment import Aligned, AlignmentMode, Refused, Token, TokenTable, align_span
 from annotate.model import Record, Relation, Span
@@ -284,16 +286,20 @@ class Tally:
         """
         out = cls(fmt)
         for t in parts:
-            out.spans_in += t.spans_in
-            out.spans_written += t.spans_written
-            out.relations_in += t.relations_in
-            out.relations_written += t.relations_written
-            out.omissions.extend(t.omissions)
-            out.notes.extend(t.notes)
+            out.absorb(t)
             out.files.update(t.files)
-            for k, v in t.extra.items():
-                out.extra[k] = out.extra.get(k, 0) + v
         return out
+
+    def absorb(self, other: Tally) -> None:
+        """Add ``other``'s counts, omissions and notes (those of later documents) to this tally."""
+        self.spans_in += other.spans_in
+        self.spans_written += other.spans_written
+        self.relations_in += other.relations_in
+        self.relations_written += other.relations_written
+        self.omissions.extend(other.omissions)
+        self.notes.extend(other.notes)
+        for k, v in other.extra.items():
+            self.extra[k] = self.extra.get(k, 0) + v
 
     @property
     def spans_reported(self) -> int:
@@ -332,10 +338,15 @@ class SplitFiles:
 
     The streaming writers of the line-based formats (CoNLL, HF, JSONL) share this: they open
     every split's file up front and write documents as they come.
+
+    For export's worker processes, ``partial()`` gives a copy that writes to memory with tallies
+    of its own; ``take()`` returns what it wrote, and the writer in the parent ``absorb()``s it,
+    chunk after chunk in document order, so the files and tallies are those of one process.
     """
 
     def __init__(self, out_dir: Path, splits: Sequence[str], suffix: str, format_name: str) -> None:
         self.splits = list(splits)
+        self.format_name = format_name
         self.tallies = {split: Tally(format_name) for split in self.splits}
         self._stack = contextlib.ExitStack()
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -344,6 +355,25 @@ class SplitFiles:
             path = out_dir / f"{split}{suffix}"
             self._files[split] = self._stack.enter_context(open(path, "w", encoding="utf-8", newline="\n"))
             self.tallies[split].files[split] = path.name
+
+    def partial(self: _SF) -> _SF:
+        """Return a copy of this writer that writes to memory, with tallies of its own."""
+        part = copy.copy(self)
+        part.tallies = {split: Tally(self.format_name) for split in self.splits}
+        part._stack = contextlib.ExitStack()
+        part._files = {split: io.StringIO() for split in self.splits}
+        return part
+
+    def take(self) -> dict[str, tuple[str, Tally]]:
+        """Return what a partial writer wrote and counted, by split."""
+        files = cast("dict[str, io.StringIO]", self._files)
+        return {split: (files[split].getvalue(), self.tallies[split]) for split in self.splits}
+
+    def absorb(self, part: dict[str, tuple[str, Tally]]) -> None:
+        """Write what a partial writer took, after the documents written so far."""
+        for split, (text, tally) in part.items():
+            self._files[split].write(text)
+            self.tallies[split].absorb(tally)
 
     def __enter__(self: _SF) -> _SF:
         return self

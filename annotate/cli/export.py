@@ -58,6 +58,14 @@ def export_cli(
     force: Annotated[
         bool, typer.Option("--force", help="Replace the output directory if it exists.")
     ] = False,
+    n_process: Annotated[
+        int,
+        typer.Option(
+            "--n-process",
+            help="Worker processes that tokenise and render the documents (forked); the output is "
+            "the same as with one.",
+        ),
+    ] = 1,
 ) -> None:
     """Export gold to training formats with document splits; whatever a format cannot hold is reported."""
     from annotate.export import export
@@ -82,6 +90,7 @@ def export_cli(
                 stratify=stratify,
                 force=force,
                 progress=advance,
+                n_process=n_process,
             )
         splits = ", ".join(f"{name} {n}" for name, n in report.split_docs.items())
         err(

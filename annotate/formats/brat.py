@@ -16,6 +16,7 @@ name back to its doc id.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -151,6 +152,8 @@ class BratWriter:
         self.tallies = {split: Tally(FORMAT) for split in self.splits}
         self._used: dict[str, set[str]] = {split: set() for split in self.splits}
         self._mapping: dict[str, dict[str, str]] = {split: {} for split in self.splits}
+        # A partial writer (see partial()) keeps its documents here instead of writing them.
+        self._held: list[tuple[str, str, str, list[str]]] | None = None
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "annotation.conf").write_text(annotation_conf(labels, relation_labels), encoding="utf-8")
         for split in self.splits:
@@ -163,14 +166,43 @@ class BratWriter:
         pass
 
     def add(self, prep: PreparedDoc, split: str, doc: object = None) -> None:
+        lines = ann_lines(prep, self.tallies[split])
+        if self._held is not None:
+            self._held.append((split, prep.doc_id, prep.record.text, lines))
+        else:
+            self._write(split, prep.doc_id, prep.record.text, lines)
+
+    def _write(self, split: str, doc_id: str, text: str, lines: list[str]) -> None:
+        # File names are given here, in document order, so that they do not depend on workers.
         mapping = self._mapping[split]
-        stem = next_stem(prep.doc_id, len(mapping), self._used[split])
-        mapping[stem] = prep.doc_id
+        stem = next_stem(doc_id, len(mapping), self._used[split])
+        mapping[stem] = doc_id
         split_dir = self.out_dir / split
         with open(split_dir / f"{stem}.txt", "w", encoding="utf-8", newline="") as f:
-            f.write(prep.record.text)
+            f.write(text)
         with open(split_dir / f"{stem}.ann", "w", encoding="utf-8", newline="\n") as f:
-            f.writelines(line + "\n" for line in ann_lines(prep, self.tallies[split]))
+            f.writelines(line + "\n" for line in lines)
+
+    def partial(self) -> BratWriter:
+        """Return a copy that keeps each document's .ann lines in memory, with tallies of its own
+        (for a worker process; see ``SplitFiles.partial``)."""
+        part = copy.copy(self)
+        part.tallies = {split: Tally(FORMAT) for split in self.splits}
+        part._held = []
+        return part
+
+    def take(self) -> tuple[list[tuple[str, str, str, list[str]]], dict[str, Tally]]:
+        """Return a partial writer's documents and tallies."""
+        assert self._held is not None, "take() is for a partial writer"
+        return self._held, self.tallies
+
+    def absorb(self, part: tuple[list[tuple[str, str, str, list[str]]], dict[str, Tally]]) -> None:
+        """Write a partial writer's documents, after those written so far."""
+        held, tallies = part
+        for split, doc_id, text, lines in held:
+            self._write(split, doc_id, text, lines)
+        for split, tally in tallies.items():
+            self.tallies[split].absorb(tally)
 
     def finish(self) -> Tally:
         for split in self.splits:

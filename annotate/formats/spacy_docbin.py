@@ -18,9 +18,11 @@ each, so that a writer holds one shard at a time. ``spacy train``, ``spacy debug
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import zlib
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -242,6 +244,24 @@ class FastDocBin(DocBin):
             msg["user_data"] = self.user_data
         return zlib.compress(srsly.msgpack_dumps(msg), ZLIB_LEVEL)
 
+    def rows(self) -> list[tuple[Any, ...]]:
+        """Return each Doc's part of the bin (arrays, flags, cats, user data, span groups), in order."""
+        user_data = self.user_data if self.store_user_data else [None] * len(self.tokens)
+        return list(
+            zip(self.tokens, self.spaces, self.flags, self.cats, user_data, self.span_groups, strict=True)
+        )
+
+    def add_row(self, row: tuple[Any, ...]) -> None:
+        """Add one Doc's part, as ``rows()`` gave it (its strings are added with ``strings``)."""
+        tokens, spaces, flags, cats, user_data, span_groups = row
+        self.tokens.append(tokens)
+        self.spaces.append(spaces)
+        self.flags.append(flags)
+        self.cats.append(cats)
+        if self.store_user_data:
+            self.user_data.append(user_data)
+        self.span_groups.append(span_groups)
+
     def add(self, doc: Doc) -> None:
         # One to_array call reads the stored attributes (those of the file, after from_bytes),
         # SPACY, and the string attributes not stored.
@@ -287,6 +307,15 @@ class FastDocBin(DocBin):
                     self._strings.add(span.id_)
 
 
+@dataclass
+class _Chunk:
+    """What a partial DocBinWriter holds: the split of each Doc in order, and by split its Docs
+    (``FastDocBin.rows()``), their strings and its tally."""
+
+    order: list[str]
+    splits: dict[str, tuple[list[tuple[Any, ...]], set[str], Tally]]
+
+
 class DocBinWriter:
     """Write each split's Docs as they come, in shards, so that few Docs are held at a time.
 
@@ -313,10 +342,14 @@ class DocBinWriter:
         self.shard_docs = max(1, SHARD_DOCS if shard_docs is None else shard_docs)
         self.split_docs = dict(split_docs)
         self.tallies = {split: Tally(FORMAT) for split in split_docs}
-        self._bins: dict[str, DocBin] = {}
+        self._bins: dict[str, FastDocBin] = {}
         self._shards = dict.fromkeys(split_docs, 0)
         self._written = dict.fromkeys(split_docs, 0)
         self._cache = contextlib.ExitStack()
+        # A partial writer (see partial()) holds its Docs and writes nothing; it notes the split
+        # of each Doc added, in order.
+        self._partial = False
+        self._order: list[str] = []
         out_dir.mkdir(parents=True, exist_ok=True)
 
     def __enter__(self) -> DocBinWriter:
@@ -331,15 +364,65 @@ class DocBinWriter:
 
     def add(self, prep: PreparedDoc, split: str, doc: Doc | None = None) -> None:
         """Convert one prepared record (``doc``: its tokenised text, see ``to_doc``) into ``split``."""
+        self._bin(split).add(
+            to_doc(prep, self.nlp, span_key=self.span_key, tally=self.tallies[split], doc=doc)
+        )
+        self._added(split)
+
+    def _bin(self, split: str) -> FastDocBin:
         db = self._bins.get(split)
         if db is None:
             db = self._bins[split] = FastDocBin(attrs=EXPORT_ATTRS, store_user_data=True)
-        db.add(to_doc(prep, self.nlp, span_key=self.span_key, tally=self.tallies[split], doc=doc))
+        return db
+
+    def _added(self, split: str) -> None:
         self._written[split] += 1
-        if self._sharded(split):
+        if self._partial:
+            self._order.append(split)
+        elif self._sharded(split):
             held = {s: len(b) for s, b in self._bins.items() if self._sharded(s)}
             if sum(held.values()) >= self.shard_docs:
                 self._flush(max(held, key=lambda s: held[s]))
+
+    def partial(self) -> DocBinWriter:
+        """Return a copy that holds its Docs in memory, with tallies of its own (for a worker
+        process; see ``SplitFiles.partial``)."""
+        part = copy.copy(self)
+        part.tallies = {split: Tally(FORMAT) for split in self.split_docs}
+        part._bins = {}
+        part._written = dict.fromkeys(self.split_docs, 0)
+        part._partial = True
+        part._order = []
+        return part
+
+    def take(self) -> _Chunk:
+        """Return a partial writer's Docs, their strings and its tallies."""
+        assert self._partial, "take() is for a partial writer"
+        splits = {}
+        for split, tally in self.tallies.items():
+            db = self._bins.get(split)
+            splits[split] = (db.rows(), db.strings, tally) if db is not None else ([], set(), tally)
+        return _Chunk(self._order, splits)
+
+    def absorb(self, part: _Chunk) -> None:
+        """Add a partial writer's Docs after those added so far, in their order, shard by shard
+        as ``add`` does.
+
+        A chunk's strings are those of all its Docs of a split; a shard that gets some of them
+        gets all of those strings. An unsharded split gets exactly the strings of its Docs, so
+        its file is the same as one process writes; a shard may hold a few strings more.
+        """
+        rows = {split: iter(rows) for split, (rows, _, _) in part.splits.items()}
+        given: dict[str, FastDocBin] = {}
+        for split in part.order:
+            db = self._bin(split)
+            if given.get(split) is not db:
+                db.strings.update(part.splits[split][1])
+                given[split] = db
+            db.add_row(next(rows[split]))
+            self._added(split)
+        for split, (_, _, tally) in part.splits.items():
+            self.tallies[split].absorb(tally)
 
     def _flush(self, split: str) -> None:
         db = self._bins.pop(split, None)
