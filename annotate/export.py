@@ -466,9 +466,10 @@ def _export(
                 yield src, rec, name
 
         job = _Pass2(nlp, alignment, overlap, priority, bool(token_formats))
-        n_workers = min(n_process, sum(split_sizes.values())) if can_fork() else 1
+        n_to_write = sum(split_sizes.values())
+        n_workers = min(n_process, n_to_write) if can_fork() else 1
         if n_workers > 1:
-            chunk = max(1, min(CHUNK_DOCS, -(-sum(split_sizes.values()) // (4 * n_workers))))
+            chunk = max(1, min(CHUNK_DOCS, -(-n_to_write // (4 * n_workers))))
             for part in _forked_pass2(job, writers, _chunks(to_write(), chunk), n_workers):
                 for fmt, writer in writers.items():
                     writer.absorb(part.writers[fmt])
@@ -483,7 +484,7 @@ def _export(
                 n_docs += 1
                 if progress is not None:
                     progress(1)
-        if n_docs != sum(split_sizes.values()):
+        if n_docs != n_to_write:
             raise DataError("the input changed while it was exported", code="E180")
         for fmt, writer in writers.items():
             tallies[fmt] = writer.finish()
@@ -611,6 +612,7 @@ def _forked_pass2(
 
 
 def _chunks(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    """Yield ``items`` in lists of ``size`` (the last may be shorter)."""
     chunk: list[Any] = []
     for item in items:
         chunk.append(item)
