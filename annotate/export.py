@@ -470,7 +470,9 @@ def _export(
         n_workers = min(n_process, n_to_write) if can_fork() else 1
         if n_workers > 1:
             chunk = max(1, min(CHUNK_DOCS, -(-n_to_write // (4 * n_workers))))
-            for part in _forked_pass2(job, writers, _chunks(to_write(), chunk), n_workers):
+            chunks = _chunks(to_write(), chunk)
+            shared = (job, writers)
+            for part in map_in_order(_forked_chunk, chunks, n_workers, shared=shared, what="export"):
                 for fmt, writer in writers.items():
                     writer.absorb(part.writers[fmt])
                 changes.extend(part.changes)
@@ -583,32 +585,15 @@ class _Part:
     docs: int
 
 
-# Pass 2 and the writers of the export being run, for the forked workers (set before the fork).
-_FORKED: tuple[_Pass2, Mapping[str, Any]] | None = None
-
-
-def _forked_chunk(chunk: list[tuple[str, Record, str]]) -> _Part:
-    """In a worker: write one chunk with partial writers; return what they hold."""
-    assert _FORKED is not None
-    job, writers = _FORKED
+def _forked_chunk(shared: tuple[_Pass2, Mapping[str, Any]], chunk: list[tuple[str, Record, str]]) -> _Part:
+    """In a worker: write one chunk with partial copies of the writers; return what they hold."""
+    job, writers = shared
     partial = {fmt: writer.partial() for fmt, writer in writers.items()}
     changes: list[dict[str, Any]] = []
     notes: list[dict[str, Any]] = []
     for src, rec, split in chunk:
         job.write(src, rec, split, partial, changes, notes)
     return _Part({fmt: w.take() for fmt, w in partial.items()}, changes, notes, len(chunk))
-
-
-def _forked_pass2(
-    job: _Pass2, writers: Mapping[str, Any], chunks: Iterator[list[tuple[str, Record, str]]], n_process: int
-) -> Iterator[_Part]:
-    """Yield the parts of ``chunks``, in order, written by ``n_process`` forked workers."""
-    global _FORKED
-    _FORKED = (job, writers)
-    try:
-        yield from map_in_order(_forked_chunk, chunks, n_process, what="export")
-    finally:
-        _FORKED = None
 
 
 def _chunks(items: Iterator[Any], size: int) -> Iterator[list[Any]]:

@@ -363,14 +363,9 @@ def preannotate(
     return Run(records=records(), summary=summary, pipeline=pipe)
 
 
-# The pipeline the forked worker processes run: set in the parent just before the fork, so
-# each worker has it (copy-on-write) without loading or pickling it.
-_FORKED_NLP: Any = None
-
-
-def _forked_task(texts: list[str]) -> list[dict[str, Any]]:
+def _forked_task(nlp: Any, texts: list[str]) -> list[dict[str, Any]]:
     """In a worker: run the pipeline over ``texts``; return each document's annotations."""
-    return [doc.user_data[_USER_DATA_KEY] for doc in _FORKED_NLP.pipe(texts, batch_size=len(texts))]
+    return [doc.user_data[_USER_DATA_KEY] for doc in nlp.pipe(texts, batch_size=len(texts))]
 
 
 def _forked_annotations(
@@ -382,16 +377,11 @@ def _forked_annotations(
     the input one worker can still hold a whole batch while the others wait, and it sends whole
     Docs back, which this process deserialises. Here a worker takes the next task when it is
     free, the last documents go out in small tasks (see :func:`_tasks`), and a worker sends back
-    only the annotator's plain lists.
+    only the annotator's plain lists. The pipeline reaches the workers by the fork.
     """
-    global _FORKED_NLP
-    _FORKED_NLP = nlp
-    try:
-        tasks = _tasks(texts, batch_size, n_process)
-        for annotations in map_in_order(_forked_task, tasks, n_process, what="pre-annotation"):
-            yield from annotations
-    finally:
-        _FORKED_NLP = None
+    tasks = _tasks(texts, batch_size, n_process)
+    for result in map_in_order(_forked_task, tasks, n_process, shared=nlp, what="pre-annotation"):
+        yield from result
 
 
 def _tasks(texts: Iterator[str], size: int, n_process: int) -> Iterator[list[str]]:

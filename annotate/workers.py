@@ -13,10 +13,11 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from annotate.errors import AnnotateError
 
+S = TypeVar("S")
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -57,31 +58,47 @@ def worker_pool(n_process: int) -> ProcessPoolExecutor:
     )
 
 
-def map_in_order(fn: Callable[[T], R], tasks: Iterable[T], n_process: int, *, what: str) -> Iterator[R]:
-    """Yield ``fn(task)`` for each task, in order, computed by ``n_process`` forked workers.
+# What the workers of the running map_in_order share, set before they are forked.
+_SHARED: Any = None
 
-    A worker takes the next task when it is free. At most ``2 * n_process`` tasks are in flight,
-    so ``tasks`` is read as the results are consumed. ``fn`` runs in a forked copy of this
-    process: it sees the module state set before the first task. A worker that dies (killed,
-    out of memory) raises AnnotateError E280 naming ``what``; an exception raised by ``fn`` is
-    raised here as it is.
+
+def _call(fn: Callable[[Any, T], R], task: T) -> R:
+    """In a worker: run ``fn`` on the shared state it inherited and one task."""
+    return fn(_SHARED, task)
+
+
+def map_in_order(
+    fn: Callable[[S, T], R], tasks: Iterable[T], n_process: int, *, shared: S, what: str
+) -> Iterator[R]:
+    """Yield ``fn(shared, task)`` for each task, in order, computed by ``n_process`` forked workers.
+
+    ``shared`` (a loaded pipeline, the writers of an export) reaches the workers by the fork,
+    without being pickled; only the tasks and their results cross the pipe. A worker takes the
+    next task when it is free. At most ``2 * n_process`` tasks are in flight, so ``tasks`` is
+    read as the results are consumed. A worker that dies (killed, out of memory) raises
+    AnnotateError E280 naming ``what``; an exception raised by ``fn`` is raised here as it is.
     """
-    # With fork, the executor starts every worker before its own thread, on the first task.
-    with worker_pool(n_process) as pool:
-        in_flight: deque[Future[R]] = deque()
-        try:
-            for task in tasks:
-                in_flight.append(pool.submit(fn, task))
-                while len(in_flight) >= 2 * n_process:
+    global _SHARED
+    _SHARED = shared
+    try:
+        # With fork, the executor starts every worker before its own thread, on the first task.
+        with worker_pool(n_process) as pool:
+            in_flight: deque[Future[R]] = deque()
+            try:
+                for task in tasks:
+                    in_flight.append(pool.submit(_call, fn, task))
+                    while len(in_flight) >= 2 * n_process:
+                        yield in_flight.popleft().result()
+                while in_flight:
                     yield in_flight.popleft().result()
-            while in_flight:
-                yield in_flight.popleft().result()
-        except BrokenProcessPool:
-            raise AnnotateError(
-                f"a {what} worker process died (killed, or out of memory?)",
-                hint="run again with fewer --n-process, or without it",
-                code="E280",
-            ) from None
-        finally:
-            for future in in_flight:
-                future.cancel()
+            except BrokenProcessPool:
+                raise AnnotateError(
+                    f"a {what} worker process died (killed, or out of memory?)",
+                    hint="run again with fewer --n-process, or without it",
+                    code="E280",
+                ) from None
+            finally:
+                for future in in_flight:
+                    future.cancel()
+    finally:
+        _SHARED = None

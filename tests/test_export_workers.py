@@ -105,7 +105,7 @@ def test_a_dead_export_worker_is_a_clear_error_and_leaves_no_output(tmp_path: Pa
     script.write_text(
         "import os, sys\n"
         "import annotate.export as E\n"
-        "def dying(chunk):\n"
+        "def dying(shared, chunk):\n"
         "    os._exit(9)\n"
         "E._forked_chunk = dying\n"
         "from annotate.cli import app\n"

@@ -152,7 +152,7 @@ def test_a_worker_that_dies_is_a_clear_error_not_a_hang(corpus: Path, tmp_path: 
     script.write_text(
         "import os, sys\n"
         "import annotate.preannotate as P\n"
-        "def dying(texts):\n"
+        "def dying(nlp, texts):\n"
         "    os._exit(9)\n"
         "P._forked_task = dying\n"
         "from annotate.cli import app\n"
