@@ -136,7 +136,7 @@ def _pointer(parts: Any) -> str:
 
 
 def _check_schema(path: Path, data: dict[str, Any]) -> None:
-    from annotate.schemas import validator
+    from annotate.records.schemas import validator
 
     errors = sorted(
         validator("recipe").iter_errors(data), key=lambda e: (list(map(str, e.absolute_path)), e.message)
@@ -323,7 +323,7 @@ def load_recipe(path: str | Path) -> Recipe:
         source_order=order,
     )
     # Building the rules checks their kind, relation and parameters.
-    from annotate.relation_rules import build_rules
+    from annotate.nlp.relation_rules import build_rules
 
     build_rules(recipe)
     return recipe

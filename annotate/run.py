@@ -228,7 +228,7 @@ def _local_server(
     port: int | None, data_dir: Path | None, hooks: Hooks
 ) -> tuple[ConnectionSettings, Login, bool]:
     """Start (or reuse) the local Doccano; return its admin settings and how to log in."""
-    from annotate import server
+    from annotate.doccano import server
     from annotate.settings import CREDENTIALS_FILE, ConnectionSettings
 
     hooks.say("starting the local Doccano server ...")
@@ -275,7 +275,7 @@ def _login(settings: ConnectionSettings, project_url: str, local: Login | None) 
 
 def _preannotate(corpus: Path, recipe: Any, tasks: Path, force: bool, hooks: Hooks) -> Any:
     from annotate.formats.jsonl import write_records
-    from annotate.preannotate import preannotate
+    from annotate.nlp.preannotate import preannotate
 
     total = sum(1 for _ in corpus.glob(CORPUS_GLOB))
     with hooks.progress("pre-annotating", total) as advance:
@@ -293,7 +293,7 @@ def _preannotate(corpus: Path, recipe: Any, tasks: Path, force: bool, hooks: Hoo
 
 
 def _push(api: Any, tasks: Path, project: str, recipe: Any, n_tasks: int, hooks: Hooks) -> Any:
-    from annotate.push import push
+    from annotate.sync.push import push
 
     with hooks.progress("pushing", n_tasks) as advance:
         return push(
@@ -302,7 +302,7 @@ def _push(api: Any, tasks: Path, project: str, recipe: Any, n_tasks: int, hooks:
 
 
 def _pull(api: Any, project_id: int, gold: Path, force: bool, hooks: Hooks) -> Any:
-    from annotate.pull import pull
+    from annotate.sync.pull import pull
 
     with hooks.progress("pulling") as advance:
         report = pull(api, project=project_id, out=gold, force=force, progress=advance)
@@ -314,7 +314,7 @@ def _pull(api: Any, project_id: int, gold: Path, force: bool, hooks: Hooks) -> A
 
 
 def _validate(gold: Path, out: Path, recipe: Any, n_gold: int, force: bool, hooks: Hooks) -> Any:
-    from annotate.validate import validate_file
+    from annotate.records.validate import validate_file
 
     with hooks.progress("validating", n_gold) as advance:
         report = validate_file(gold, kind="gold", recipe=recipe, progress=advance)
@@ -344,8 +344,8 @@ def _export(gold: Path, out_dir: Path, recipe: Any, n_gold: int, force: bool, ho
 
 
 def _evaluate(outputs: Outputs, n_gold: int, force: bool, hooks: Hooks) -> Any:
-    from annotate.evaluate import evaluate_files
-    from annotate.report_html import render_report
+    from annotate.quality.evaluate import evaluate_files
+    from annotate.quality.report_html import render_report
 
     with hooks.progress("evaluating", n_gold) as advance:
         ev = evaluate_files(outputs.tasks, outputs.gold, progress=advance)

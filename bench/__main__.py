@@ -109,7 +109,7 @@ other (which goes first alternates from run to run, so that a drift in the machi
 does not favour either side), as the median of {cfg.runs} run(s), on a generated corpus of
 news articles (`bench/corpus.py`: deterministic, ~350 words a document, names, organisations
 and places from templates). Pushes and pulls go to a local Doccano server that the bench starts
-on 127.0.0.1 with `annotate.server` (SQLite in WAL mode, two Celery worker processes, as
+on 127.0.0.1 with `annotate.doccano.server` (SQLite in WAL mode, two Celery worker processes, as
 `annotate server start` runs it); every baseline runs against the same server.
 
 **The machine is a shared virtual machine**: the same work can take a third longer from one run

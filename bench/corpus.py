@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from annotate.model import Record, Relation, Span, text_hash
+from annotate.records.model import Record, Relation, Span, text_hash
 
 # --- vocabulary ------------------------------------------------------------------------------------
 

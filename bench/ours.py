@@ -39,7 +39,7 @@ def connect(server: Server) -> Any:
 
 def push(api: Any, tasks: Path, project: str, recipe: Any, ledger_dir: Path) -> Any:
     """``annotate.push.push`` into ``project`` (created on the first call); returns its PushReport."""
-    from annotate.push import push as _push
+    from annotate.sync.push import push as _push
 
     return _push(api, tasks, project=project, recipe=recipe, create=True, ledger_dir=ledger_dir)
 
@@ -50,13 +50,13 @@ def uploads(report: Any) -> int:
 
 
 def pull(api: Any, project: str, out: Path) -> Any:
-    from annotate.pull import pull as _pull
+    from annotate.sync.pull import pull as _pull
 
     return _pull(api, project=project, out=out, force=True)
 
 
 def validate(path: Path, kind: str, recipe: Any) -> Any:
-    from annotate.validate import validate_file
+    from annotate.records.validate import validate_file
 
     report = validate_file(path, kind=kind, recipe=recipe)
     if not report.ok:

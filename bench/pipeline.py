@@ -13,9 +13,9 @@ from typing import Any
 
 def load_same_pipeline(recipe_path: str | Path, model: str | None = None) -> Any:
     """Return the ``Language`` object that ``annotate preannotate --recipe recipe_path`` would use."""
-    from annotate.pipelines import load
+    from annotate.nlp.pipelines import load
+    from annotate.nlp.relation_rules import build_rules, rules_needs
     from annotate.recipe import load_recipe
-    from annotate.relation_rules import build_rules, rules_needs
 
     recipe = load_recipe(recipe_path)
     return load(recipe, model=model, needs=rules_needs(build_rules(recipe))).nlp

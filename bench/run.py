@@ -351,7 +351,7 @@ import json, os, sys, time
 os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core
 import spacy  # a one-time import (about 1.3 s), not part of the throughput
 from annotate.recipe import load_recipe
-from annotate.validate import validate_file
+from annotate.records.validate import validate_file
 recipe = load_recipe(sys.argv[2])
 t0, c0 = time.perf_counter(), time.process_time()
 report = validate_file(sys.argv[1], kind="task", recipe=recipe)

@@ -1,4 +1,4 @@
-"""The local Doccano server the benchmark runs against, started through ``annotate.server``.
+"""The local Doccano server the benchmark runs against, started through ``annotate.doccano.server``.
 
 It runs on a free loopback port with its state in a temporary directory, and is stopped and
 removed when the bench ends. Doccano's own virtual environment is reused from ``$ANNOTATE_HOME``.
@@ -37,7 +37,7 @@ class Server:
 @contextlib.contextmanager
 def doccano_server(log: Callable[[str], None]) -> Iterator[Server]:
     """Yield a running local Doccano server; stop it and remove its state afterwards."""
-    from annotate import server
+    from annotate.doccano import server
 
     data_dir = Path(tempfile.mkdtemp(prefix="bench-server-"))
     try:

@@ -31,8 +31,7 @@ from typing import Any
 
 import pytest
 
-from annotate import server
-from annotate.doccano import DoccanoAPI
+from annotate.doccano import DoccanoAPI, server
 from annotate.errors import ServerStartFailed
 from annotate.settings import ConnectionSettings
 

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from annotate.formats.jsonl import read_records
-from annotate.model import Record, Relation, Span
 from annotate.recipe import EntityLabel, Recipe, RelationType, load_recipe
+from annotate.records.model import Record, Relation, Span
 
 DATA = Path(__file__).parent / "data"
 PUSHPULL = DATA / "pushpull"

@@ -7,10 +7,10 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from annotate.agreement import agreement, cohen_kappa, load_annotations, token_labels
 from annotate.cli import app
 from annotate.errors import DataError, UsageError
-from annotate.model import Record, Relation, Span
+from annotate.quality.agreement import agreement, cohen_kappa, load_annotations, token_labels
+from annotate.records.model import Record, Relation, Span
 
 TEXT = "Alice met Bob in Paris"  # tokens: Alice met Bob in Paris
 A = Record(

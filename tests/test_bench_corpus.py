@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from annotate.validate import validate_file
+from annotate.records.validate import validate_file
 from bench import corpus
 
 

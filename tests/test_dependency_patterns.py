@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from annotate.dependency_patterns import compile_plain, match_plain
+from annotate.nlp.dependency_patterns import compile_plain, match_plain
 from annotate.recipe import load_recipe
 
 ROOT = Path(__file__).resolve().parent.parent

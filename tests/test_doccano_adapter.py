@@ -87,7 +87,7 @@ def test_list_all_follows_limit_pages(doccano_api: DoccanoAPI, make_project) -> 
 def test_unreachable_server_is_connection_failed(doccano_settings) -> None:
     from dataclasses import replace
 
-    from annotate.server import free_port
+    from annotate.doccano.server import free_port
 
     sleeps: list[float] = []
     dead = replace(doccano_settings, url=f"http://127.0.0.1:{free_port()}")

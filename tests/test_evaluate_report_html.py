@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
-from annotate.evaluate import PRF, evaluate
-from annotate.model import Record, Span
-from annotate.report_html import STATUS_COLORS, label_bars_svg, render_report
+from annotate.quality.evaluate import PRF, evaluate
+from annotate.quality.report_html import STATUS_COLORS, label_bars_svg, render_report
+from annotate.records.model import Record, Span
 from tests.test_evaluate_scores import GOLD, PRED
 
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}

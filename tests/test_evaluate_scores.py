@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from annotate.cli import app
 from annotate.errors import DataError
-from annotate.evaluate import PRF, evaluate, evaluate_doc, format_text
-from annotate.model import Record, Relation, Span
+from annotate.quality.evaluate import PRF, evaluate, evaluate_doc, format_text
+from annotate.records.model import Record, Relation, Span
 
 TEXT = "Alice met Bob in Paris and London on Monday."
 # Alice 0-5, met 6-9, Bob 10-13, Paris 17-22, "Paris and" 17-26, London 27-33, Monday 37-43.

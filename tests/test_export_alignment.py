@@ -7,10 +7,10 @@ import spacy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from annotate.alignment import Aligned, Refused, Token, TokenTable, align_span
 from annotate.errors import UsageError
-from annotate.overlaps import Placed, choose_non_overlapping
-from annotate.splits import assign_splits, parse_split, rarest_label
+from annotate.export.splits import assign_splits, parse_split, rarest_label
+from annotate.formats.alignment import Aligned, Refused, Token, TokenTable, align_span
+from annotate.formats.overlaps import Placed, choose_non_overlapping
 
 NLP = spacy.blank("en")
 

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from annotate.cli import app
 from annotate.formats.jsonl import write_records
-from annotate.model import Record, Relation, Span
+from annotate.records.model import Record, Relation, Span
 
 RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "news.toml"
 TEXT = "Vladimir Putin met Kim Jong-un in Moscow.\nThe UN said nothing."

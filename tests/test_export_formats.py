@@ -18,7 +18,7 @@ from annotate.formats.brat import read_brat_dir
 from annotate.formats.conll import read_conll
 from annotate.formats.jsonl import write_records
 from annotate.formats.spacy_docbin import read_docbin
-from annotate.model import Record, Relation, Span
+from annotate.records.model import Record, Relation, Span
 
 TEXT1 = "Boris Johnson met Xi Jinping in Beijing.\nThe UN\nsaid so."
 TEXT2 = "Intro\nThe Foreign Office spokesman 😀 said: the café\r\nopened."

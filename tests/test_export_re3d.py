@@ -14,7 +14,7 @@ from annotate.formats.brat import read_brat_dir
 from annotate.formats.conll import read_conll
 from annotate.formats.jsonl import read_records
 from annotate.formats.spacy_docbin import read_docbin
-from annotate.model import Record
+from annotate.records.model import Record
 
 RE3D = sorted((Path(__file__).parent / "data" / "re3d").glob("*.jsonl"))
 

@@ -13,13 +13,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from spacy.tokens import DocBin
 
-from annotate.alignment import align_span
-from annotate.export import doc_tokens, export, export_records
+from annotate.export.exporter import doc_tokens, export, export_records
 from annotate.formats import spacy_docbin
+from annotate.formats.alignment import align_span
 from annotate.formats.jsonl import write_records
+from annotate.formats.prepared import _align_in_window, prepare
 from annotate.formats.spacy_docbin import FastDocBin, cached_msgpack_encoders, read_docbin, to_doc
-from annotate.model import Record, Relation, Span
-from annotate.prepared import _align_in_window, prepare
+from annotate.records.model import Record, Relation, Span
 from tests.test_export_formats import keyed, messy_records
 
 
@@ -199,8 +199,8 @@ def test_a_small_file_is_parsed_once_and_a_large_one_twice_with_the_same_output(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The gate's reading is the first pass; up to KEEP_RECORDS records are kept for the second."""
-    import annotate.export as export_module
-    import annotate.validate as validate_module
+    import annotate.export.exporter as export_module
+    import annotate.records.validate as validate_module
     from annotate import fileio
 
     gold = tmp_path / "gold.jsonl"

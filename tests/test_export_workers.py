@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 from spacy.tokens import DocBin
 
-from annotate import export as export_module
 from annotate.errors import UsageError
 from annotate.export import export, export_records
+from annotate.export import exporter as export_module
 from annotate.formats import spacy_docbin
 from annotate.formats.jsonl import write_records
 from annotate.formats.spacy_docbin import read_docbin
-from annotate.model import Record, Span
+from annotate.records.model import Record, Span
 from annotate.workers import can_fork
 from tests.test_export_formats import keyed, messy_records
 from tests.test_export_streaming import many_records
@@ -104,7 +104,7 @@ def test_a_dead_export_worker_is_a_clear_error_and_leaves_no_output(tmp_path: Pa
     script = tmp_path / "die.py"
     script.write_text(
         "import os, sys\n"
-        "import annotate.export as E\n"
+        "import annotate.export.exporter as E\n"
         "def dying(shared, chunk):\n"
         "    os._exit(9)\n"
         "E._forked_chunk = dying\n"

@@ -12,10 +12,10 @@ from typer.testing import CliRunner
 
 from annotate.cli import app
 from annotate.errors import DataError
-from annotate.inputs import InputDoc, Problem, read_documents
-from annotate.model import text_hash
-from annotate.preannotate import preannotate
+from annotate.nlp.inputs import InputDoc, Problem, read_documents
+from annotate.nlp.preannotate import preannotate
 from annotate.recipe import load_recipe
+from annotate.records.model import text_hash
 
 ROOT = Path(__file__).resolve().parent.parent
 NEWS = str(ROOT / "recipes" / "news.toml")
@@ -197,7 +197,7 @@ FILLERS = ["🇺🇦", "👩‍🔬", "e\u0301", "\r\n", "\n\n", "\u00a0", "\ufe
 
 @pytest.fixture(scope="module")
 def blank_pipeline():  # type: ignore[no-untyped-def]
-    from annotate.pipelines import load
+    from annotate.nlp.pipelines import load
 
     recipe = load_recipe(NEWS)
     return recipe, load(recipe, model="blank:en")
@@ -206,7 +206,7 @@ def blank_pipeline():  # type: ignore[no-untyped-def]
 @settings(max_examples=60, deadline=None)
 @given(parts=st.lists(st.sampled_from(NAMES + FILLERS), min_size=1, max_size=25))
 def test_span_offsets_slice_the_unmodified_text(blank_pipeline, parts: list[str]) -> None:  # type: ignore[no-untyped-def]
-    from annotate.preannotate import Summary, annotate_doc
+    from annotate.nlp.preannotate import Summary, annotate_doc
 
     recipe, pipe = blank_pipeline
     text = " ".join(parts)

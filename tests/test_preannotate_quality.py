@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from annotate.formats.jsonl import read_records
-from annotate.model import Record
-from annotate.preannotate import preannotate
+from annotate.nlp.preannotate import preannotate
 from annotate.recipe import Recipe, load_recipe
+from annotate.records.model import Record
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"

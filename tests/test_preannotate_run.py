@@ -14,10 +14,10 @@ from typer.testing import CliRunner
 
 from annotate.cli import app
 from annotate.errors import ModelNotFoundError
-from annotate.pipelines import MODEL_HASH, load
-from annotate.preannotate import preannotate
+from annotate.nlp.pipelines import MODEL_HASH, load
+from annotate.nlp.preannotate import preannotate
 from annotate.recipe import load_recipe
-from annotate.schemas import validator
+from annotate.records.schemas import validator
 from annotate.workers import usable_cores
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -151,7 +151,7 @@ def test_a_worker_that_dies_is_a_clear_error_not_a_hang(corpus: Path, tmp_path: 
     script = tmp_path / "die.py"
     script.write_text(
         "import os, sys\n"
-        "import annotate.preannotate as P\n"
+        "import annotate.nlp.preannotate as P\n"
         "def dying(nlp, texts):\n"
         "    os._exit(9)\n"
         "P._forked_task = dying\n"
@@ -196,7 +196,7 @@ def test_each_worker_gets_its_share_of_the_cores_for_blas() -> None:
 
 @pytest.mark.parametrize("n_texts", [0, 1, 7, 40, 95, 96, 97, 300])
 def test_worker_tasks_are_full_batches_then_small_ones_in_input_order(n_texts: int) -> None:
-    from annotate.preannotate import _tasks
+    from annotate.nlp.preannotate import _tasks
 
     texts = [f"t{i}" for i in range(n_texts)]
     tasks = list(_tasks(iter(texts), 32, 2))
@@ -216,7 +216,7 @@ def test_output_passes_annotate_validate_with_the_recipe(corpus: Path, tmp_path:
 
 
 def test_conflict_policies_settle_overlaps_deterministically() -> None:
-    from annotate.preannotate import _Candidate, merge
+    from annotate.nlp.preannotate import _Candidate, merge
 
     pattern = _Candidate(1, 2, 7, 12, "ORG", "pattern:p.jsonl", 0)  # "Swift"
     model = _Candidate(0, 2, 0, 12, "PERSON", "model:m", 1)  # "Taylor Swift"

@@ -22,9 +22,9 @@ from typer.testing import CliRunner
 from annotate.cli import app
 from annotate.doccano import DoccanoAPI, connect
 from annotate.formats.jsonl import read_records
-from annotate.model import Record, Span
-from annotate.pull import pull
-from annotate.push import ProjectConflict, push
+from annotate.records.model import Record, Span
+from annotate.sync.pull import pull
+from annotate.sync.push import ProjectConflict, push
 
 RECIPE = PUSHPULL / "recipe.toml"
 UNICODE = PUSHPULL / "unicode-tasks.jsonl"
@@ -336,7 +336,7 @@ def test_pull_fails_without_output_when_a_text_no_longer_matches_its_hash(
     ex = doccano_api.list_examples(pid)[0]
     doccano_api._request("PATCH", f"projects/{pid}/examples/{ex['id']}", json={"text": ex["text"] + "!"})
     out = tmp_path / "gold.jsonl"
-    from annotate.pull import HashMismatch
+    from annotate.sync.pull import HashMismatch
 
     with pytest.raises(HashMismatch, match=ex["meta"]["doc_id"]):
         pull(doccano_api, project=pid, out=out)

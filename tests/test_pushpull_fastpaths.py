@@ -21,9 +21,9 @@ from pushpull_helpers import make_tasks, pushpull_recipe, read, write_tasks
 from annotate.doccano import DoccanoAPI, WaitStopped
 from annotate.errors import TaskFailed
 from annotate.formats.doccano import dumps_import_line
-from annotate.model import Record
-from annotate.pull import pull
-from annotate.push import MIN_SPLIT_BATCH, Ledger, push, split_batches
+from annotate.records.model import Record
+from annotate.sync.pull import pull
+from annotate.sync.push import MIN_SPLIT_BATCH, Ledger, push, split_batches
 
 
 class CountingAPI(DoccanoAPI):
@@ -76,7 +76,7 @@ def test_wait_task_polls_every_twentieth_of_a_second_then_every_quarter(
     doccano_api: DoccanoAPI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The pauses asked for while a task (here one the server does not know) is not ready."""
-    import annotate.doccano as adapter
+    import annotate.doccano.api as adapter
 
     clock = [1000.0]
     pauses: list[float] = []

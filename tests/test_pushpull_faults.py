@@ -29,8 +29,8 @@ from typer.testing import CliRunner
 from annotate.cli import app
 from annotate.doccano import DoccanoAPI, RetryPolicy
 from annotate.errors import TaskFailed
-from annotate.pull import pull
-from annotate.push import Ledger, ProjectConflict, _InFlight, _upload_batch, _upload_batches, push
+from annotate.sync.pull import pull
+from annotate.sync.push import Ledger, ProjectConflict, _InFlight, _upload_batch, _upload_batches, push
 
 RECIPE = PUSHPULL / "recipe.toml"
 UNICODE = PUSHPULL / "unicode-tasks.jsonl"
@@ -285,7 +285,7 @@ def test_failed_import_task_is_reported_and_its_batch_rolled_back(
     doccano_api: DoccanoAPI, project: dict[str, Any], tmp_path: Path
 ) -> None:
     """A dangling relation makes Doccano's task fail (and retry, leaving copies): we undo the batch."""
-    from annotate.model import Relation
+    from annotate.records.model import Relation
 
     good = make_tasks(3)
     push(

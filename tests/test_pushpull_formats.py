@@ -15,8 +15,8 @@ from annotate.formats.doccano import (
     to_import_line,
 )
 from annotate.formats.jsonl import read_records
-from annotate.model import Record, Relation, Span
-from annotate.pull import choose_method, diff_path_for, diff_records
+from annotate.records.model import Record, Relation, Span
+from annotate.sync.pull import choose_method, diff_path_for, diff_records
 
 DATA = Path(__file__).parent / "data" / "pushpull"
 
@@ -155,8 +155,8 @@ def test_diff_of_a_snapshot_with_itself_is_empty(per_annotator: bool) -> None:
 
 
 def test_label_plan_adds_missing_types_and_reports_shortcut_clashes_but_not_colours() -> None:
-    from annotate.push import _label_plan
     from annotate.recipe import load_recipe
+    from annotate.sync.push import _label_plan
 
     recipe = load_recipe(DATA / "recipe.toml")
     existing = {
@@ -179,14 +179,14 @@ def test_label_plan_adds_missing_types_and_reports_shortcut_clashes_but_not_colo
 def test_recipe_shortcuts_map_to_doccano_prefix_and_suffix_keys(
     spec: str, keys: tuple[str | None, str]
 ) -> None:
-    from annotate.push import _shortcut
+    from annotate.sync.push import _shortcut
 
     assert _shortcut(spec) == keys
 
 
 def test_an_unsupported_shortcut_is_a_config_error() -> None:
     from annotate.errors import ConfigError
-    from annotate.push import _shortcut
+    from annotate.sync.push import _shortcut
 
     with pytest.raises(ConfigError):
         _shortcut("alt+p")

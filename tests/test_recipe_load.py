@@ -10,7 +10,7 @@ from jsonschema import Draft202012Validator
 
 from annotate.errors import ConfigError
 from annotate.recipe import Recipe, load_recipe
-from annotate.schemas import load_schema
+from annotate.records.schemas import load_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 

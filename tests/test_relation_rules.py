@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from annotate.errors import ConfigError
-from annotate.model import Record
-from annotate.preannotate import preannotate
+from annotate.nlp.preannotate import preannotate
+from annotate.nlp.relation_rules import RULE_KINDS, RelationRule, build_rule, build_rules, kinds, register
 from annotate.recipe import load_recipe
-from annotate.relation_rules import RULE_KINDS, RelationRule, build_rule, build_rules, kinds, register
+from annotate.records.model import Record
 
 ROOT = Path(__file__).resolve().parent.parent
 NEWS = ROOT / "recipes" / "news.toml"
@@ -293,7 +293,7 @@ def test_dependency_matcher_rules_sharing_a_run_keep_their_own_matches_and_order
 def test_dependency_matcher_rule_pairs_alone_match_the_shared_run() -> None:
     import spacy
 
-    from annotate.relation_rules import find_relations, token_entity_map
+    from annotate.nlp.relation_rules import find_relations, token_entity_map
 
     recipe = load_recipe(NEWS)
     rule = next(r for r in build_rules(recipe) if r.name == "member_of")
@@ -310,7 +310,7 @@ def test_dependency_matcher_rule_pairs_alone_match_the_shared_run() -> None:
 
 def test_a_rule_mixing_plain_and_other_patterns_finds_both(tmp_path: Path) -> None:
     # The first pattern's `>>` goes to spaCy's DependencyMatcher, the second is matched over
-    # the arrays (annotate.dependency_patterns): one rule, both matches.
+    # the arrays (annotate.nlp.dependency_patterns): one rule, both matches.
     patterns = """[
     {RIGHT_ID = "be", RIGHT_ATTRS = {LEMMA = "be"}},
     {LEFT_ID = "be", REL_OP = ">", RIGHT_ID = "member", RIGHT_ATTRS = {DEP = "nsubj"}},

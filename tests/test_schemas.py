@@ -9,11 +9,11 @@ import pytest
 from jsonschema import Draft202012Validator
 from typer.testing import CliRunner
 
-from annotate import schemas
 from annotate.cli import app
 from annotate.errors import UsageError
-from annotate.model import Record, Relation, Span
-from annotate.validate import validate_file, validate_records
+from annotate.records import schemas
+from annotate.records.model import Record, Relation, Span
+from annotate.records.validate import validate_file, validate_records
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_FILES = sorted((ROOT / "schemas").glob("*.schema.json"))

@@ -19,9 +19,8 @@ from conftest import doccano_home
 from pushpull_helpers import make_tasks
 from typer.testing import CliRunner
 
-from annotate import server
 from annotate.cli import app
-from annotate.doccano import DoccanoAPI
+from annotate.doccano import DoccanoAPI, server
 from annotate.formats.doccano import dumps_import_line
 from annotate.settings import ConnectionSettings
 
@@ -228,7 +227,7 @@ def test_the_cli_defaults_are_the_librarys() -> None:
 
     from annotate.cli import push as push_cli
     from annotate.cli import server as server_cli
-    from annotate.push import DEFAULT_BATCH_SIZE, DEFAULT_PARALLEL_IMPORTS
+    from annotate.sync.push import DEFAULT_BATCH_SIZE, DEFAULT_PARALLEL_IMPORTS
 
     assert (push_cli.DEFAULT_BATCH_SIZE, push_cli.DEFAULT_PARALLEL_IMPORTS) == (
         DEFAULT_BATCH_SIZE,

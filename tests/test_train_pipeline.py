@@ -10,9 +10,9 @@ from typer.testing import CliRunner
 
 from annotate.cli import app
 from annotate.errors import DataError, OutputExistsError
-from annotate.model import Record, Relation, Span
+from annotate.quality.train import build_config, keep_recipe_labels, train
 from annotate.recipe import EntityLabel, Recipe
-from annotate.train import build_config, keep_recipe_labels, train
+from annotate.records.model import Record, Relation, Span
 
 RECIPE_TOML = """
 name = "tiny"

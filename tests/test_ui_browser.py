@@ -22,9 +22,9 @@ from typer.testing import CliRunner
 
 from annotate.cli import app
 from annotate.fileio import write_jsonl
-from annotate.model import Record, Relation, Span
-from annotate.push import push
 from annotate.recipe import load_recipe
+from annotate.records.model import Record, Relation, Span
+from annotate.sync.push import push
 
 pytestmark = [pytest.mark.browser, pytest.mark.doccano, pytest.mark.slow]
 

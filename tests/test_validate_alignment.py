@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from annotate.validate import TokenAligner, _align
+from annotate.records.validate import TokenAligner, _align
 
 WORDS = ["Kenya.", "Reuters,", "U.S.", "(UN)", "can't", "Xi", "jinping", "—", "😀", "e\u0301"]
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from annotate.model import Record, text_hash
 from annotate.recipe import EntityLabel, Recipe, RelationType
-from annotate.validate import CHECKS, ERROR, WARNING, Validator, validate_file, validate_records
+from annotate.records.model import Record, text_hash
+from annotate.records.validate import CHECKS, ERROR, WARNING, Validator, validate_file, validate_records
 
 TEXT = "Vladimir Putin met Kim Jong-un in Moscow."
 
@@ -341,11 +341,11 @@ def test_tokens_false_skips_only_the_token_check() -> None:
 
 
 def test_per_annotator_gold_may_repeat_a_doc_id_once_per_annotator() -> None:
-    from annotate.validate import validate_records
+    from annotate.records.validate import validate_records
 
     def gold(annotator: str) -> dict:
         text = "Putin met Kim."
-        from annotate.model import text_hash
+        from annotate.records.model import text_hash
 
         return {
             "doc_id": "d1",

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from annotate import recipe as recipe_mod
 from annotate.cli import app
-from annotate.model import text_hash
+from annotate.records.model import text_hash
 
 runner = CliRunner()
 TEXT = "Vladimir Putin met Kim Jong-un."

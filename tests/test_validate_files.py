@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from annotate.fileio import iter_jsonl
-from annotate.model import text_hash
 from annotate.recipe import Recipe
-from annotate.validate import validate_file, validate_paths
+from annotate.records.model import text_hash
+from annotate.records.validate import validate_file, validate_paths
 
 DATA = Path(__file__).parent / "data"
 RE3D = sorted((DATA / "re3d").glob("*.jsonl"))
@@ -263,7 +263,7 @@ def test_nan_and_infinity_are_not_json(tmp_path: Path) -> None:
 
 
 def test_records_without_doc_id_collide_when_their_texts_are_equal(tmp_path: Path) -> None:
-    from annotate.model import Record
+    from annotate.records.model import Record
 
     p = tmp_path / "noid.jsonl"
     same = {"text": "Zoë met Putin.", "entities": [], "relations": []}

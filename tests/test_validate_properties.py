@@ -10,11 +10,11 @@ from typing import Any
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from annotate import schemas
 from annotate.formats.jsonl import read_records, write_records
-from annotate.model import Record, Relation, Span
 from annotate.recipe import EntityLabel, Recipe, RelationType
-from annotate.validate import (
+from annotate.records import schemas
+from annotate.records.model import Record, Relation, Span
+from annotate.records.validate import (
     CHECKS,
     ERROR,
     TokenAligner,

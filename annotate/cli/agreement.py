@@ -26,7 +26,7 @@ def agreement_cli(
     ] = None,
 ) -> None:
     """Inter-annotator agreement: pairwise span/relation F1, token kappa, worst documents."""
-    from annotate.agreement import agreement_files, format_text
+    from annotate.quality.agreement import agreement_files, format_text
 
     with user_errors():
         ag = agreement_files(gold, lang=lang, undirected=undirected_types(recipe))

@@ -9,7 +9,7 @@ from annotate.cli._connection import UrlOption, UsernameOption, connection_setti
 @app.command("doctor")
 def doctor_cli(url: UrlOption = None, username: UsernameOption = None) -> None:
     """Check the connection to Doccano; print its URL, version, your user and the projects you see."""
-    from annotate.doctor import diagnose
+    from annotate.doccano.doctor import diagnose
 
     with user_errors():
         report = diagnose(connection_settings(url, username))

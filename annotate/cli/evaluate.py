@@ -40,8 +40,8 @@ def evaluate_cli(
     ] = None,
 ) -> None:
     """Score pre-annotations against gold: P/R/F1 per label, correction effort, provenance."""
-    from annotate.evaluate import evaluate_files, format_text
     from annotate.fileio import atomic_write, check_writable
+    from annotate.quality.evaluate import evaluate_files, format_text
 
     with user_errors():
         if html is not None:
@@ -49,7 +49,7 @@ def evaluate_cli(
         with progress_bar("evaluating") as advance:
             ev = evaluate_files(pred, gold, undirected=undirected_types(recipe), progress=advance)
         if html is not None:
-            from annotate.report_html import render_report
+            from annotate.quality.report_html import render_report
 
             with atomic_write(html, force=force) as f:
                 f.write(render_report(ev, title=f"{pred.name} vs {gold.name}"))

@@ -50,7 +50,7 @@ def preannotate_cli(
     """Pre-annotate documents with a recipe's entity sources and relation rules; write tasks JSONL."""
     from annotate.fileio import check_writable
     from annotate.formats.jsonl import write_records
-    from annotate.preannotate import format_summary, preannotate
+    from annotate.nlp.preannotate import format_summary, preannotate
     from annotate.recipe import load_recipe
 
     with user_errors():

@@ -40,7 +40,7 @@ def pull_cli(
 ) -> None:
     """Download a project's examples and annotations as gold records, atomically."""
     from annotate.doccano import connect
-    from annotate.pull import pull
+    from annotate.sync.pull import pull
 
     with user_errors():
         with connect(connection_settings(url, username)) as api, progress_bar("pulling") as advance:

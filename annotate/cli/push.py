@@ -55,8 +55,8 @@ def push_cli(
 ) -> None:
     """Upload tasks into a Doccano project, idempotently: documents already there are skipped."""
     from annotate.doccano import connect
-    from annotate.push import push
     from annotate.recipe import load_recipe
+    from annotate.sync.push import push
 
     with user_errors():
         rec = load_recipe(recipe)

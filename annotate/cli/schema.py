@@ -10,7 +10,7 @@ def schema_cli(
     name: str = typer.Argument(None, help="task, gold, article, recipe or defs; omit to list the names."),
 ) -> None:
     """Print a published JSON Schema, to feed to your own tools."""
-    from annotate import schemas
+    from annotate.records import schemas
 
     with user_errors():
         if name is None:

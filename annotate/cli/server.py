@@ -64,7 +64,7 @@ def start_cli(
     show_password: ShowPasswordOption = False,
 ) -> None:
     """Start Doccano (installing it on first use), wait until it is healthy, print its URL."""
-    from annotate import server
+    from annotate.doccano import server
 
     with user_errors():
         info = server.start(
@@ -84,7 +84,7 @@ def start_cli(
 @server_app.command("stop")
 def stop_cli(data_dir: DataDirOption = None) -> None:
     """Stop the server's processes (exactly those it started)."""
-    from annotate import server
+    from annotate.doccano import server
 
     with user_errors():
         pids = server.stop(data_dir)
@@ -98,7 +98,7 @@ def stop_cli(data_dir: DataDirOption = None) -> None:
 @server_app.command("status")
 def status_cli(data_dir: DataDirOption = None, show_password: ShowPasswordOption = False) -> None:
     """Say whether the server runs and is healthy (exit 3 if not)."""
-    from annotate import server
+    from annotate.doccano import server
     from annotate.settings import read_credentials
 
     with user_errors():
@@ -127,7 +127,7 @@ def logs_cli(
     ] = False,
 ) -> None:
     """Print the end of the server's logs (web, worker, setup)."""
-    from annotate import server
+    from annotate.doccano import server
 
     files = server.log_files(data_dir)
     if not files:

@@ -28,8 +28,8 @@ def train_cli(
     ] = False,
 ) -> None:
     """Train a spaCy NER pipeline on gold; the recipe can name it for the next pre-annotation."""
+    from annotate.quality.train import format_summary, train
     from annotate.recipe import load_recipe
-    from annotate.train import format_summary, train
 
     with user_errors():
         r = load_recipe(recipe)

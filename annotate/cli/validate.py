@@ -26,7 +26,7 @@ def validate_cli(
     strict: Annotated[bool, typer.Option("--strict", help="Warnings fail too.")] = False,
 ) -> None:
     """Check records against the schemas and the semantic checks; exit 1 if any is invalid."""
-    from annotate import validate as v
+    from annotate.records import validate as v
 
     with user_errors():
         if kind is not None and kind not in v.KINDS:

@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from annotate.errors import DataError
-from annotate.model import Record, Relation, Span
-from annotate.prepared import PreparedDoc, Tally
+from annotate.formats.prepared import PreparedDoc, Tally
+from annotate.records.model import Record, Relation, Span
 
 FORMAT = "brat"
 NOTE_PREFIX = "annotate:"

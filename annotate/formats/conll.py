@@ -1,7 +1,7 @@
 """CoNLL-2003 IOB2: ``token -X- _ TAG`` a line, a blank line between sentences, ``-DOCSTART-`` per document.
 
 Relations and overlapping spans cannot be written here; the overlap policy (see
-``annotate.overlaps``) chooses which spans are kept and every other one is reported.
+``annotate.formats.overlaps``) chooses which spans are kept and every other one is reported.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import IO
 
 from annotate.fileio import open_text
 from annotate.formats.iob import iob_sentences, tally_token_format
-from annotate.prepared import PreparedDoc, SplitFiles, Tally
+from annotate.formats.prepared import PreparedDoc, SplitFiles, Tally
 
 FORMAT = "conll"
 DOCSTART = "-DOCSTART- -X- -X- O"

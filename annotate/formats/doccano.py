@@ -32,7 +32,7 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from annotate.model import HASH_PREFIX, Record, Relation, Span
+from annotate.records.model import HASH_PREFIX, Record, Relation, Span
 
 # Meta keys of an example that we own.
 DOC_ID = "doc_id"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from annotate.fileio import dumps_line
 from annotate.formats.iob import iob_sentences, tally_token_format
-from annotate.prepared import PreparedDoc, SplitFiles, Tally
+from annotate.formats.prepared import PreparedDoc, SplitFiles, Tally
 
 FORMAT = "hf"
 

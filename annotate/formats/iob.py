@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from annotate.prepared import PreparedDoc, Tally
+from annotate.formats.prepared import PreparedDoc, Tally
 
 _ENDERS = {".", "!", "?", "...", "…"}
 _LINE_BREAKS = set("\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029")

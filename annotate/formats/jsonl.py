@@ -1,4 +1,4 @@
-"""Our JSONL format: one Record a line (see annotate.model for the keys)."""
+"""Our JSONL format: one Record a line (see annotate.records.model for the keys)."""
 
 from __future__ import annotations
 
@@ -8,16 +8,16 @@ from typing import TYPE_CHECKING, Any
 
 from annotate.errors import DataError
 from annotate.fileio import is_stdio, iter_jsonl, write_jsonl
-from annotate.model import Record
+from annotate.records.model import Record
 
 if TYPE_CHECKING:
-    from annotate.validate import ValidationReport
+    from annotate.records.validate import ValidationReport
 
 
 def read_records(path: str | os.PathLike[str]) -> Iterator[tuple[int, Record]]:
     """Yield ``(line_number, Record)`` for each record of a JSONL file.
 
-    This only parses; it does not validate. Run ``annotate.validate`` first where the input
+    This only parses; it does not validate. Run ``annotate.records.validate`` first where the input
     is untrusted. A record too broken to parse raises a DataError naming file:line.
     """
     name = "<stdin>" if is_stdio(path) else str(path)
@@ -40,7 +40,7 @@ def read_validated(
     The findings go to ``report`` (complete when the iteration ends); ``checks`` are
     :func:`annotate.validate.iter_validated`'s options. The file is read once.
     """
-    from annotate.validate import iter_validated  # jsonschema is only needed when validating
+    from annotate.records.validate import iter_validated  # jsonschema is only needed when validating
 
     for lineno, obj in iter_validated(path, report, **checks):
         try:

@@ -35,10 +35,10 @@ from spacy.tokens import Doc, DocBin
 from spacy.tokens import Span as SpacySpan
 from spacy.vocab import Vocab
 
-from annotate.alignment import Refused
 from annotate.errors import AnnotateError
-from annotate.model import Record, Relation, Span
-from annotate.prepared import PreparedDoc, Tally
+from annotate.formats.alignment import Refused
+from annotate.formats.prepared import PreparedDoc, Tally
+from annotate.records.model import Record, Relation, Span
 
 FORMAT = "spacy"
 DEFAULT_SPAN_KEY = "sc"

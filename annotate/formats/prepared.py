@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, TypeVar, cast
 
-from annotate.alignment import Aligned, AlignmentMode, Refused, Token, TokenTable, align_span
-from annotate.model import Record, Relation, Span
-from annotate.overlaps import OverlapPolicy, Placed, choose_non_overlapping
+from annotate.formats.alignment import Aligned, AlignmentMode, Refused, Token, TokenTable, align_span
+from annotate.formats.overlaps import OverlapPolicy, Placed, choose_non_overlapping
+from annotate.records.model import Record, Relation, Span
 
 
 @dataclass(frozen=True)

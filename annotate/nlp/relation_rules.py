@@ -355,14 +355,14 @@ class _SharedMatcher:
     """The patterns of several dependency_matcher rules, built once per rule list and vocab:
     one run per document serves every rule, instead of one run per rule.
 
-    Plain patterns (see :mod:`annotate.dependency_patterns`) are matched over the document's
+    Plain patterns (see :mod:`annotate.nlp.dependency_patterns`) are matched over the document's
     arrays; the others share one spaCy DependencyMatcher (keyed ``<rule position>#<pattern>``).
     """
 
     def __init__(self, rules: Sequence[DependencyMatcherRule], vocab: Any) -> None:
         from spacy.matcher import DependencyMatcher
 
-        from annotate.dependency_patterns import PlainPattern, compile_plain
+        from annotate.nlp.dependency_patterns import PlainPattern, compile_plain
 
         self.rules = list(rules)  # held so that the ids in the cache key stay theirs
         self.vocab = vocab
@@ -385,7 +385,7 @@ class _SharedMatcher:
 
     def __call__(self, doc: Doc) -> Iterator[tuple[int, int, list[int]]]:
         """Yield (rule position, pattern, token of each node) for every match in ``doc``."""
-        from annotate.dependency_patterns import match_plain
+        from annotate.nlp.dependency_patterns import match_plain
 
         for (r, i), matches in zip(self.plain_keys, match_plain(self.plain, doc), strict=True):
             for token_ids in matches:

@@ -30,8 +30,8 @@ from typing import IO, Any
 
 from annotate.errors import ConfigError, DataError
 from annotate.fileio import is_stdio, open_binary
-from annotate.model import HASH_PREFIX, Record
 from annotate.recipe import Recipe
+from annotate.records.model import HASH_PREFIX, Record
 
 ERROR = "error"
 WARNING = "warning"
@@ -526,7 +526,7 @@ class Validator:
     ) -> None:
         if kind not in RECORD_KINDS:
             raise ValueError(f"kind must be one of {RECORD_KINDS}, not {kind!r}")
-        from annotate import schemas
+        from annotate.records import schemas
 
         self.kind = kind
         self.recipe = recipe
@@ -1152,7 +1152,7 @@ def validate_recipe_file(path: str | os.PathLike[str]) -> ValidationReport:
     except ModuleNotFoundError:  # Python 3.10
         import tomli as tomllib  # type: ignore[import-not-found,no-redef,unused-ignore]
 
-    from annotate import schemas
+    from annotate.records import schemas
 
     name = "<stdin>" if is_stdio(path) else str(path)
     report = ValidationReport(path=name, kind="recipe")

@@ -28,9 +28,9 @@ def schema_dir() -> Path:
     """Return the directory holding ``*.schema.json``."""
     env = os.environ.get(ENV_DIR)
     candidates = [Path(env)] if env else []
-    here = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parent.parent
     # The repository layout (editable install), then the copy a wheel ships as annotate/_schemas.
-    candidates += [here.parent / "schemas", here / "_schemas"]
+    candidates += [package.parent / "schemas", package / "_schemas"]
     for c in candidates:
         if c.is_dir() and any(c.glob(f"*{SUFFIX}")):
             return c

@@ -45,7 +45,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from annotate._doccano_pins import DOCCANO_CONSTRAINTS
+from annotate.doccano.pins import DOCCANO_CONSTRAINTS
 from annotate.errors import ConfigError, ServerError, ServerNotInstalled, ServerStartFailed
 from annotate.settings import CREDENTIALS_FILE, annotate_home, default_server_dir, read_credentials
 

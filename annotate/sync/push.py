@@ -57,8 +57,8 @@ from annotate.formats.doccano import (
     fingerprint,
     record_fingerprint,
 )
-from annotate.model import Record, text_hash
 from annotate.recipe import Recipe
+from annotate.records.model import Record, text_hash
 
 Progress = Callable[[int], None]
 
@@ -119,7 +119,7 @@ def _load_tasks(
     The file (or stdin) is read once: each record is checked by the validator as it is parsed.
     """
     from annotate.formats.jsonl import read_validated
-    from annotate.validate import ERROR, ValidationReport
+    from annotate.records.validate import ERROR, ValidationReport
 
     report = ValidationReport(path="<stdin>" if is_stdio(path) else str(path), kind="task")
     parsed: list[tuple[int, Record]] = []

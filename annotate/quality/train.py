@@ -28,8 +28,8 @@ from typing import Any
 from annotate.errors import ConfigError, DataError, ModelNotFoundError, UsageError
 from annotate.fileio import atomic_dir, check_writable
 from annotate.formats.jsonl import read_records
-from annotate.model import Record
 from annotate.recipe import Recipe
+from annotate.records.model import Record
 
 DEFAULT_MAX_STEPS = 1000
 DEFAULT_DEV = 0.2

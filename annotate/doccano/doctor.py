@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from annotate.doccano import DoccanoAPI, RetryPolicy
-from annotate.server import local_version
+from annotate.doccano.server import local_version
 from annotate.settings import ConnectionSettings
 
 

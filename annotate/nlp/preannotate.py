@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from annotate.errors import DataError, UsageError
-from annotate.inputs import DEFAULT_GLOB, InputDoc, Problem, read_documents
-from annotate.model import Record, Relation, Span
-from annotate.pipelines import LoadedPipeline, load
+from annotate.nlp.inputs import DEFAULT_GLOB, InputDoc, Problem, read_documents
+from annotate.nlp.pipelines import LoadedPipeline, load
+from annotate.nlp.relation_rules import RelationRule, build_rules, find_relations, rules_needs
 from annotate.recipe import Recipe
-from annotate.relation_rules import RelationRule, build_rules, find_relations, rules_needs
+from annotate.records.model import Record, Relation, Span
 from annotate.workers import can_fork, map_in_order
 
 if TYPE_CHECKING:

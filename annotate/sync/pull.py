@@ -64,8 +64,8 @@ from annotate.formats.doccano import (
     record_from_parts,
     repair_export_rows,
 )
-from annotate.model import Record, text_hash
 from annotate.recipe import Recipe
+from annotate.records.model import Record, text_hash
 
 Progress = Callable[[int], None]
 
@@ -513,7 +513,7 @@ def _write_validated(
     path: str | os.PathLike[str], records: list[Record], recipe: Recipe, *, force: bool
 ) -> None:
     """Write records to a temp file beside ``path``, validate it as gold, then rename it into place."""
-    from annotate.validate import ERROR, validate_file, validate_records
+    from annotate.records.validate import ERROR, validate_file, validate_records
 
     if is_stdio(path):
         # Standard output cannot be renamed into place: validate in memory, then write.

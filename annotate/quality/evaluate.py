@@ -35,7 +35,7 @@ from typing import Any
 
 from annotate.errors import DataError
 from annotate.formats.jsonl import read_records
-from annotate.model import Record, Relation, Span
+from annotate.records.model import Record, Relation, Span
 
 MODES = ("strict", "overlap")
 UNKNOWN_SOURCE = "(unknown)"

@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from annotate.errors import DataError, UsageError
-from annotate.evaluate import MODES, Scores, add_scores, score_relations, score_spans
 from annotate.formats.jsonl import read_records
-from annotate.model import Record, Span
+from annotate.quality.evaluate import MODES, Scores, add_scores, score_relations, score_spans
+from annotate.records.model import Record, Span
 
 OUTSIDE = "O"
 

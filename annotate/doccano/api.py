@@ -460,7 +460,7 @@ class DoccanoAPI:
     def server_version(self) -> str | None:
         """Return Doccano's version if the server reports one, else None.
 
-        Doccano 1.8 exposes no version over HTTP; for the local server ``annotate.server``
+        Doccano 1.8 exposes no version over HTTP; for the local server ``annotate.doccano.server``
         knows it from its venv, and :func:`annotate.doctor.diagnose` uses that.
         """
         return None

@@ -11,7 +11,7 @@ import datetime as _dt
 from html import escape
 from typing import Any
 
-from annotate.evaluate import (
+from annotate.quality.evaluate import (
     ADDED,
     DELETED,
     KEPT,

@@ -39,16 +39,16 @@ from pathlib import Path
 from typing import Any
 
 import annotate
-from annotate.alignment import ALIGNMENT_MODES, DEFAULT_ALIGNMENT, AlignmentMode, TokenTable
 from annotate.errors import AnnotateError, ConfigError, DataError, UsageError
+from annotate.export.splits import DEFAULT_SPLIT, assign_splits, parse_split, rarest_label
 from annotate.fileio import atomic_dir, dumps_line, is_stdio
 from annotate.formats import brat, conll, hf, spacy_docbin
+from annotate.formats.alignment import ALIGNMENT_MODES, DEFAULT_ALIGNMENT, AlignmentMode, TokenTable
 from annotate.formats.jsonl import read_records, read_validated
-from annotate.model import Record
-from annotate.overlaps import OVERLAP_POLICIES, OverlapPolicy
-from annotate.prepared import PreparedDoc, SplitFiles, Tally, prepare
+from annotate.formats.overlaps import OVERLAP_POLICIES, OverlapPolicy
+from annotate.formats.prepared import PreparedDoc, SplitFiles, Tally, prepare
 from annotate.recipe import Recipe
-from annotate.splits import DEFAULT_SPLIT, assign_splits, parse_split, rarest_label
+from annotate.records.model import Record
 from annotate.workers import can_fork, map_in_order
 
 FORMATS = ("spacy", "conll", "brat", "hf", "jsonl")
@@ -214,7 +214,7 @@ class _GatedFileRecords(_FileRecords):
         return self._first()
 
     def _first(self) -> Iterator[tuple[str, Record]]:
-        from annotate.validate import ValidationReport
+        from annotate.records.validate import ValidationReport
 
         self.report = report = ValidationReport(path=self.name, kind="task")
         base = Path(self.name).name

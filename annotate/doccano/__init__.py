@@ -1,0 +1,11 @@
+"""The Doccano side: the only package that speaks HTTP to Doccano, and the local server it runs.
+
+``DoccanoAPI`` (in :mod:`annotate.doccano.api`) is one server as one user; ``connect`` logs it in.
+:mod:`annotate.doccano.server` starts, stops and reports on a local Doccano in its own virtual
+environment (its pins in :mod:`annotate.doccano.pins`), and :mod:`annotate.doccano.doctor`
+checks a connection.
+"""
+
+from annotate.doccano.api import DoccanoAPI, RetryPolicy, WaitStopped, connect
+
+__all__ = ["DoccanoAPI", "RetryPolicy", "WaitStopped", "connect"]

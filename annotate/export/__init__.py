@@ -1,0 +1,9 @@
+"""Training datasets from gold records: gate, split, write one folder per format, manifest.
+
+The verb is :func:`export` (a file) or :func:`export_records` (records in memory); the
+formats' writers live in :mod:`annotate.formats`.
+"""
+
+from annotate.export.exporter import FORMATS, ExportReport, export, export_records, parse_formats
+
+__all__ = ["FORMATS", "ExportReport", "export", "export_records", "parse_formats"]

@@ -1,0 +1,1 @@
+"""Pre-annotation: input documents, spaCy pipelines, relation rules, and the ``preannotate`` verb."""

@@ -1,0 +1,1 @@
+"""How good the annotations are: evaluation, agreement, the HTML report, and training on gold."""

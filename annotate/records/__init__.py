@@ -1,0 +1,1 @@
+"""The record model (documents, spans, relations), its JSON Schemas and its validation."""

@@ -1,0 +1,1 @@
+"""Records to a Doccano project and back: ``push.push`` and ``pull.pull``."""
