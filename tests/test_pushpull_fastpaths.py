@@ -76,7 +76,7 @@ def test_wait_task_polls_every_twentieth_of_a_second_then_every_quarter(
     doccano_api: DoccanoAPI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The pauses asked for while a task (here one the server does not know) is not ready."""
-    import annotate.doccano.api as adapter
+    import annotate.doccano.tasks as tasks
 
     clock = [1000.0]
     pauses: list[float] = []
@@ -86,10 +86,10 @@ def test_wait_task_polls_every_twentieth_of_a_second_then_every_quarter(
         clock[0] += seconds
 
     fake = types.SimpleNamespace(monotonic=lambda: clock[0], sleep=sleep, time=time.time)
-    monkeypatch.setattr(adapter, "time", fake)  # the adapter's clock only; requests keeps the real one
+    monkeypatch.setattr(tasks, "time", fake)  # the task poller's clock only; requests keeps the real one
     with pytest.raises(TaskFailed, match="not done after 12 s"):
         doccano_api.wait_task("no-such-task", timeout=12.02, what="import")
-    short = int(adapter.SLOW_AFTER / 0.05)
+    short = int(tasks.SLOW_AFTER / 0.05)
     assert abs(pauses.index(0.25) - short) <= 1  # float sums may land one poll either side
     assert set(pauses[: short - 1]) == {0.05}
     assert set(pauses[short + 1 : -1]) == {0.25}
