@@ -20,7 +20,7 @@ from pushpull_helpers import make_tasks
 from typer.testing import CliRunner
 
 from annotate.cli import app
-from annotate.doccano import DoccanoAPI, server
+from annotate.doccano import DoccanoAPI, database, environment, install, processes, server
 from annotate.formats.doccano import dumps_import_line
 from annotate.settings import ConnectionSettings
 
@@ -85,14 +85,14 @@ def test_start_health_login_project_then_stop_leaves_no_process(tmp_path: Path) 
             assert api.find_project("lifecycle")["id"] == project["id"]
         again = cli("server", "start", "--data-dir", str(data_dir), "--port", str(port))
         assert again.exit_code == 0 and "already running" in again.output
-        assert all(server._group_members(g) for g in groups)
+        assert all(processes.group_members(g) for g in groups)
     finally:
         stopped = cli("server", "stop", "--data-dir", str(data_dir))
     assert stopped.exit_code == 0 and "stopped Doccano" in stopped.output
     assert sorted(groups) == sorted(
         int(x) for x in stopped.output.split("groups")[1].strip(" )\n").split(", ")
     )
-    assert [g for g in groups if server._group_members(g)] == []
+    assert [g for g in groups if processes.group_members(g)] == []
     assert _listening_addresses(port) == []
     assert not (data_dir / "server.json").exists()
     status = cli("server", "status", "--data-dir", str(data_dir))
@@ -112,7 +112,7 @@ def test_the_worker_polls_its_queue_every_fifth_of_a_second(doccano_server: serv
     environ = dict(
         item.split("=", 1) for item in Path(f"/proc/{pid}/environ").read_text().split("\0") if "=" in item
     )
-    assert environ["DJANGO_SETTINGS_MODULE"] == server.SETTINGS_MODULE
+    assert environ["DJANGO_SETTINGS_MODULE"] == environment.SETTINGS_MODULE
     probe = (
         "import django; django.setup(); "
         "from kombu.transport.sqlalchemy import Transport; print(Transport.polling_interval)"
@@ -140,7 +140,7 @@ def test_four_imports_at_once_all_land_on_sqlite_without_a_locking_error(
     assert "--concurrency=2" in worker
     web = Path(f"/proc/{state['processes']['web']['pid']}/cmdline").read_text().split("\0")
     assert web[web.index("--timeout") + 1] == str(server.WEB_REQUEST_TIMEOUT)
-    assert server.WEB_REQUEST_TIMEOUT > server.SQLITE_LOCK_TIMEOUT >= 60
+    assert server.WEB_REQUEST_TIMEOUT > environment.SQLITE_LOCK_TIMEOUT >= 60
     db = doccano_server.data_dir / "db.sqlite3"
     if db.exists():  # the session server may run on another database (ANNOTATE_TEST_SERVER_DIR)
         with sqlite3.connect(db) as conn:
@@ -181,15 +181,15 @@ def test_the_template_holds_the_brokers_queue_and_a_lost_create_race_is_looked_u
     holds it, and the one that loses a race to create a queue finds the winner's row instead
     of exiting on the unique-constraint error."""
     home = doccano_home()
-    inst = server.ensure_installed(home)
-    template = server.ensure_template(home, inst)
+    inst = install.ensure_installed(home)
+    template = database.ensure_template(home, inst)
     with contextlib.closing(sqlite3.connect(template)) as conn:
         assert ("celery",) in conn.execute("SELECT name FROM kombu_queue").fetchall()
 
     db = tmp_path / "db.sqlite3"
-    server._copy_template(template, db)
-    server._use_wal(db)
-    env = server._server_env(inst, tmp_path, server._sqlite_url(db), secret_key="test")
+    database.copy_template(template, db)
+    database.use_wal(db)
+    env = environment.server_env(inst, tmp_path, database.sqlite_url(db), secret_key="test")
     loser = (
         "import django; django.setup()\n"
         "from config.celery import app\n"
@@ -299,7 +299,7 @@ def test_password_is_not_in_ps(doccano_server: server.ServerInfo) -> None:
     assert "gunicorn" in ps and "celery" in ps  # the listing really covers the server
     assert_hidden(doccano_server.password, ps, "ps")
     for pgid in doccano_server.pids.values():
-        for pid in server._group_members(pgid):
+        for pid in processes.group_members(pgid):
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
             environ = Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace")
             assert_hidden(doccano_server.password, cmdline, f"the command line of {pid}")
