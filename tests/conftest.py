@@ -2,7 +2,7 @@
 
 Fixtures (every test using one is marked ``doccano`` automatically):
 
-- ``doccano_server``  -> annotate.server.ServerInfo (url, username, password, data_dir, pids)
+- ``doccano_server``  -> annotate.doccano.server.ServerInfo (url, username, password, data_dir, pids)
 - ``doccano_settings`` -> annotate.settings.ConnectionSettings for the admin
 - ``doccano_env``     -> dict for ``CliRunner(env=...)``: DOCCANO_URL / _USERNAME / _PASSWORD
 - ``doccano_api``     -> a logged-in annotate.doccano.DoccanoAPI (admin, session-wide)

@@ -8,9 +8,6 @@ from typing import Any
 from annotate.doccano.transport import Transport
 from annotate.errors import NotFound, UsageError
 
-#: A project name Doccano's search finds by its words (see ``find_project``).
-_SEARCHABLE = re.compile(r"[^\"'\\\x00-\x1f\x7f]+")
-
 PROJECT_RESOURCE_TYPES = {
     "DocumentClassification": "TextClassificationProject",
     "SequenceLabeling": "SequenceLabelingProject",
@@ -22,6 +19,10 @@ PROJECT_RESOURCE_TYPES = {
     "Segmentation": "SegmentationProject",
     "ImageCaptioning": "ImageCaptioningProject",
 }
+"""The polymorphic ``resourcetype`` Doccano wants for each ``project_type``."""
+
+#: A project name Doccano's search finds by its words (see ``find_project``).
+_SEARCHABLE = re.compile(r"[^\"'\\\x00-\x1f\x7f]+")
 
 
 class Projects(Transport):
