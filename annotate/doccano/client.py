@@ -1,6 +1,6 @@
 """doccano-client on the adapter's terms: its client on our token, timeouts and retries, its errors mapped.
 
-The only module that imports ``doccano_client``, and only inside its functions.
+The only module of annotate that imports ``doccano_client``, and only inside its functions.
 """
 
 from __future__ import annotations
