@@ -156,7 +156,7 @@ def test_diff_of_a_snapshot_with_itself_is_empty(per_annotator: bool) -> None:
 
 def test_label_plan_adds_missing_types_and_reports_shortcut_clashes_but_not_colours() -> None:
     from annotate.recipe import load_recipe
-    from annotate.sync.push import _label_plan
+    from annotate.sync.project import label_plan
 
     recipe = load_recipe(DATA / "recipe.toml")
     existing = {
@@ -166,7 +166,7 @@ def test_label_plan_adds_missing_types_and_reports_shortcut_clashes_but_not_colo
         ],
         "relation": [{"text": "MET", "prefix_key": None, "suffix_key": None, "background_color": "#9467bd"}],
     }
-    to_add, conflicts, warnings = _label_plan(existing, recipe)
+    to_add, conflicts, warnings = label_plan(existing, recipe)
     assert [b["text"] for b in to_add["span"]] == ["GPE", "ORG"]
     assert [b["text"] for b in to_add["relation"]] == ["LOCATED_IN"]
     assert conflicts == ["span type 'GPE': its shortcut is taken by 'PRODUCT'"]
@@ -179,17 +179,17 @@ def test_label_plan_adds_missing_types_and_reports_shortcut_clashes_but_not_colo
 def test_recipe_shortcuts_map_to_doccano_prefix_and_suffix_keys(
     spec: str, keys: tuple[str | None, str]
 ) -> None:
-    from annotate.sync.push import _shortcut
+    from annotate.sync.project import shortcut
 
-    assert _shortcut(spec) == keys
+    assert shortcut(spec) == keys
 
 
 def test_an_unsupported_shortcut_is_a_config_error() -> None:
     from annotate.errors import ConfigError
-    from annotate.sync.push import _shortcut
+    from annotate.sync.project import shortcut
 
     with pytest.raises(ConfigError):
-        _shortcut("alt+p")
+        shortcut("alt+p")
 
 
 def test_an_export_row_becomes_a_gold_record_with_meta_unflattened_and_ids_renumbered() -> None:

@@ -56,7 +56,7 @@ def push_cli(
     """Upload tasks into a Doccano project, idempotently: documents already there are skipped."""
     from annotate.doccano import connect
     from annotate.recipe import load_recipe
-    from annotate.sync.push import push
+    from annotate.sync.push import PushOptions, push
 
     with user_errors():
         rec = load_recipe(recipe)
@@ -65,11 +65,7 @@ def push_cli(
             connect(connection_settings(url, username)) as api,
             progress_bar("pushing", total=total) as advance,
         ):
-            report = push(
-                api,
-                tasks,
-                project=project,
-                recipe=rec,
+            options = PushOptions(
                 create=create,
                 sync_labels=sync_labels,
                 update=update,
@@ -77,8 +73,8 @@ def push_cli(
                 dry_run=dry_run,
                 batch_size=batch_size,
                 parallel_imports=parallel_imports,
-                progress=advance,
             )
+            report = push(api, tasks, project=project, recipe=rec, options=options, progress=advance)
     for w in report.warnings:
         err(f"warning: {w}")
     for r in report.refused[:20]:
