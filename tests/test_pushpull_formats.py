@@ -16,7 +16,8 @@ from annotate.formats.doccano import (
 )
 from annotate.formats.jsonl import read_records
 from annotate.records.model import Record, Relation, Span
-from annotate.sync.pull import choose_method, diff_path_for, diff_records
+from annotate.sync.diff import diff_path_for, diff_records
+from annotate.sync.fetch import choose_method
 
 DATA = Path(__file__).parent / "data" / "pushpull"
 

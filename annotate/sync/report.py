@@ -1,4 +1,4 @@
-"""What a push did: the report it returns, filled in step by step, and its refusals."""
+"""What a push or a pull did: the reports the verbs return, filled in step by step."""
 
 from __future__ import annotations
 
@@ -37,4 +37,20 @@ class PushReport:
     created_project: bool = False
     dry_run: bool = False
     warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+@dataclass
+class PullReport:
+    """What a pull wrote."""
+
+    project_id: int
+    project_name: str
+    out: str
+    method: str
+    examples: int = 0
+    records: int = 0
+    confirmed: int = 0
+    diff_path: str | None = None
+    diff_counts: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
