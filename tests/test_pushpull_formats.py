@@ -193,6 +193,19 @@ def test_an_unsupported_shortcut_is_a_config_error() -> None:
         shortcut("alt+p")
 
 
+def test_push_options_refuse_an_empty_batch_and_scale_the_import_timeout_with_the_batch() -> None:
+    from annotate.errors import ConfigError
+    from annotate.sync.push import PushOptions
+
+    with pytest.raises(ConfigError, match="--batch-size"):
+        PushOptions(batch_size=0)
+    with pytest.raises(ConfigError, match="--parallel-imports"):
+        PushOptions(parallel_imports=0)
+    assert PushOptions().import_timeout() == 200.0
+    assert PushOptions(batch_size=10).import_timeout() == 120.0
+    assert PushOptions(task_timeout=5.0).import_timeout() == 5.0
+
+
 def test_an_export_row_becomes_a_gold_record_with_meta_unflattened_and_ids_renumbered() -> None:
     from annotate.formats.doccano import record_from_export_row
 

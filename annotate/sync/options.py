@@ -25,7 +25,7 @@ class PushOptions:
     batch_size: int = DEFAULT_BATCH_SIZE  # tasks per import task, at most
     parallel_imports: int = DEFAULT_PARALLEL_IMPORTS
     ledger_dir: Path | None = None  # default: $ANNOTATE_HOME/push-ledger
-    task_timeout: float | None = None  # per import task; default: 0.2 s a task, at least 120 s
+    task_timeout: float | None = None  # per import; default: 0.2 s a task of a full batch, 120 s at least
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
