@@ -1,7 +1,7 @@
 """What a pull reads from the server: a project's examples, their annotations, who confirmed what.
 
 The annotations come either from Doccano's export task (one zip for the whole project, see
-:mod:`annotate.sync.export_rows`) or from two REST calls per example; :func:`choose_method`
+:mod:`annotate.sync.export_zip`) or from two REST calls per example; :func:`choose_method`
 picks the faster for the project's size (measured: see ``REST_MAX_EXAMPLES``). The examples
 themselves (text, meta, confirmed state) come from the REST example list, whose meta is exactly
 what was imported, except on the export path of a collaborative project.
@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from annotate.sync.export_rows import export_annotations, export_examples, export_files
+from annotate.sync.export_zip import export_annotations, export_examples, export_files
 from annotate.sync.views import Annotations, ServerRelation, ServerSpan
 
 Progress = Callable[[int], None]

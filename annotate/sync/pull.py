@@ -5,7 +5,7 @@ How a pull goes, and where each step lives:
 1. Refuse, before any network call, an output (or diff) that exists unless ``force``, and read
    the earlier snapshot that ``since`` names (:mod:`annotate.sync.diff`).
 2. Fetch the examples and their annotations, through REST or one export zip, as is faster
-   (:mod:`annotate.sync.fetch`, :mod:`annotate.sync.export_rows`).
+   (:mod:`annotate.sync.fetch`, :mod:`annotate.sync.export_zip`).
 3. Build the records: one an example, or one per annotator with ``per_annotator``
    (:mod:`annotate.sync.views`); every ``doc_hash`` is checked against its text
    (:mod:`annotate.sync.gold`).
