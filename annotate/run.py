@@ -293,12 +293,11 @@ def _preannotate(corpus: Path, recipe: Any, tasks: Path, force: bool, hooks: Hoo
 
 
 def _push(api: Any, tasks: Path, project: str, recipe: Any, n_tasks: int, hooks: Hooks) -> Any:
-    from annotate.sync.push import push
+    from annotate.sync.push import PushOptions, push
 
+    options = PushOptions(create=True, sync_labels=True)
     with hooks.progress("pushing", n_tasks) as advance:
-        return push(
-            api, tasks, project=project, recipe=recipe, create=True, sync_labels=True, progress=advance
-        )
+        return push(api, tasks, project=project, recipe=recipe, options=options, progress=advance)
 
 
 def _pull(api: Any, project_id: int, gold: Path, force: bool, hooks: Hooks) -> Any:

@@ -39,9 +39,12 @@ def connect(server: Server) -> Any:
 
 def push(api: Any, tasks: Path, project: str, recipe: Any, ledger_dir: Path) -> Any:
     """``annotate.push.push`` into ``project`` (created on the first call); returns its PushReport."""
+    from annotate.sync.push import PushOptions
     from annotate.sync.push import push as _push
 
-    return _push(api, tasks, project=project, recipe=recipe, create=True, ledger_dir=ledger_dir)
+    return _push(
+        api, tasks, project=project, recipe=recipe, options=PushOptions(create=True, ledger_dir=ledger_dir)
+    )
 
 
 def uploads(report: Any) -> int:

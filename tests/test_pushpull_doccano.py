@@ -21,10 +21,11 @@ from typer.testing import CliRunner
 
 from annotate.cli import app
 from annotate.doccano import DoccanoAPI, connect
+from annotate.errors import ProjectConflict
 from annotate.formats.jsonl import read_records
 from annotate.records.model import Record, Span
 from annotate.sync.pull import pull
-from annotate.sync.push import ProjectConflict, push
+from annotate.sync.push import PushOptions, push
 
 RECIPE = PUSHPULL / "recipe.toml"
 UNICODE = PUSHPULL / "unicode-tasks.jsonl"
@@ -86,9 +87,8 @@ def test_re3d_round_trip_keeps_overlapping_entities_and_all_relations(
 ) -> None:
     tasks_path, recipe = re3d_tasks(tmp_path)
     proj = make_project(use_relation=True, collaborative_annotation=True, allow_overlapping=True)
-    report = push(
-        doccano_api, tasks_path, project=proj["id"], recipe=recipe, sync_labels=True, ledger_dir=tmp_path
-    )
+    options = PushOptions(sync_labels=True, ledger_dir=tmp_path)
+    report = push(doccano_api, tasks_path, project=proj["id"], recipe=recipe, options=options)
     tasks = {r.doc_id: r for r in read(tasks_path)}
     assert report.pushed == len(tasks) == 71 and not report.refused
     assert any(
@@ -117,9 +117,7 @@ def test_pushing_three_times_leaves_one_example_per_document(
             tasks,
             project=project["id"],
             recipe=pushpull_recipe(),
-            sync_labels=True,
-            batch_size=7,
-            ledger_dir=tmp_path,
+            options=PushOptions(sync_labels=True, batch_size=7, ledger_dir=tmp_path),
         )
         for _ in range(3)
     ]
@@ -137,21 +135,16 @@ def test_duplicates_left_by_an_import_finished_after_listing_are_removed(
 
     records = make_tasks(12)
     tasks = write_tasks(tmp_path / "t.jsonl", records)
-    push(
-        doccano_api,
-        tasks,
-        project=project["id"],
-        recipe=pushpull_recipe(),
-        sync_labels=True,
-        ledger_dir=tmp_path,
-    )
+    options = PushOptions(sync_labels=True, ledger_dir=tmp_path)
+    push(doccano_api, tasks, project=project["id"], recipe=pushpull_recipe(), options=options)
     ghost = tmp_path / "ghost.jsonl"
     ghost.write_text("".join(dumps_import_line(r) + "\n" for r in records[:5]), encoding="ascii")
     task_id = doccano_api.start_import(project["id"], [doccano_api.upload_file(ghost)])
     doccano_api.wait_task(task_id, timeout=60, what="ghost import")
     assert sum(doc_counts(doccano_api, project["id"]).values()) == 17
 
-    report = push(doccano_api, tasks, project=project["id"], recipe=pushpull_recipe(), ledger_dir=tmp_path)
+    options = PushOptions(ledger_dir=tmp_path)
+    report = push(doccano_api, tasks, project=project["id"], recipe=pushpull_recipe(), options=options)
     assert report.pushed == 0 and report.duplicates_removed == 5
     counts = doc_counts(doccano_api, project["id"])
     assert len(counts) == 12 and set(counts.values()) == {1}
@@ -162,7 +155,8 @@ def test_human_edit_shows_in_pull_and_update_replaces_only_untouched_examples(
 ) -> None:
     recipe = pushpull_recipe()
     pid = project["id"]
-    push(doccano_api, UNICODE, project=pid, recipe=recipe, sync_labels=True, ledger_dir=tmp_path)
+    options = PushOptions(sync_labels=True, ledger_dir=tmp_path)
+    push(doccano_api, UNICODE, project=pid, recipe=recipe, options=options)
     by_doc = {ex["meta"]["doc_id"]: ex for ex in doccano_api.list_examples(pid)}
     person = {t["text"]: t["id"] for t in doccano_api.list_label_types(pid, "span")}["PERSON"]
 
@@ -204,11 +198,11 @@ def test_human_edit_shows_in_pull_and_update_replaces_only_untouched_examples(
             ents.append(Span(0, rec.text.index("text"), rec.text.index("text") + 4, "ORG"))
         changed.append(rec.with_annotations(ents, [r for r in rec.relations if r.label != "LOCATED_IN"]))
     new_tasks = write_tasks(tmp_path / "v2.jsonl", changed)
-    dry = push(
-        doccano_api, new_tasks, project=pid, recipe=recipe, update=True, dry_run=True, ledger_dir=tmp_path
-    )
+    options = PushOptions(update=True, dry_run=True, ledger_dir=tmp_path)
+    dry = push(doccano_api, new_tasks, project=pid, recipe=recipe, options=options)
     assert (dry.updated, dry.skipped_human) == (2, 2)
-    report = push(doccano_api, new_tasks, project=pid, recipe=recipe, update=True, ledger_dir=tmp_path)
+    options = PushOptions(update=True, ledger_dir=tmp_path)
+    report = push(doccano_api, new_tasks, project=pid, recipe=recipe, options=options)
     assert (report.updated, report.skipped_human, report.pushed) == (2, 2, 0)
 
     after = tmp_path / "after.jsonl"
@@ -253,12 +247,12 @@ def test_missing_labels_need_sync_labels_and_existing_names_are_never_created_tw
     doccano_api.create_label_type(
         pid, "span", {"text": "PERSON", "suffix_key": "p", "background_color": "#1f77b4"}
     )
+    options = PushOptions(ledger_dir=tmp_path)
     with pytest.raises(ProjectConflict, match="missing label types GPE, ORG"):
-        push(doccano_api, UNICODE, project=pid, recipe=pushpull_recipe(), ledger_dir=tmp_path)
+        push(doccano_api, UNICODE, project=pid, recipe=pushpull_recipe(), options=options)
     assert doccano_api.list_examples(pid) == []
-    report = push(
-        doccano_api, UNICODE, project=pid, recipe=pushpull_recipe(), sync_labels=True, ledger_dir=tmp_path
-    )
+    options = PushOptions(sync_labels=True, ledger_dir=tmp_path)
+    report = push(doccano_api, UNICODE, project=pid, recipe=pushpull_recipe(), options=options)
     assert "PERSON" not in report.labels_added and report.pushed == 4
     names = Counter(t["text"] for t in doccano_api.list_label_types(pid, "span"))
     assert names == Counter({"PERSON": 1, "GPE": 1, "ORG": 1})
@@ -332,11 +326,12 @@ def test_pull_fails_without_output_when_a_text_no_longer_matches_its_hash(
     doccano_api: DoccanoAPI, project: dict[str, Any], tmp_path: Path
 ) -> None:
     pid = project["id"]
-    push(doccano_api, UNICODE, project=pid, recipe=pushpull_recipe(), sync_labels=True, ledger_dir=tmp_path)
+    options = PushOptions(sync_labels=True, ledger_dir=tmp_path)
+    push(doccano_api, UNICODE, project=pid, recipe=pushpull_recipe(), options=options)
     ex = doccano_api.list_examples(pid)[0]
     doccano_api._request("PATCH", f"projects/{pid}/examples/{ex['id']}", json={"text": ex["text"] + "!"})
     out = tmp_path / "gold.jsonl"
-    from annotate.sync.pull import HashMismatch
+    from annotate.errors import HashMismatch
 
     with pytest.raises(HashMismatch, match=ex["meta"]["doc_id"]):
         pull(doccano_api, project=pid, out=out)
@@ -347,7 +342,8 @@ def test_only_approved_pulls_confirmed_examples(
     doccano_api: DoccanoAPI, project: dict[str, Any], tmp_path: Path
 ) -> None:
     pid = project["id"]
-    push(doccano_api, UNICODE, project=pid, recipe=pushpull_recipe(), sync_labels=True, ledger_dir=tmp_path)
+    options = PushOptions(sync_labels=True, ledger_dir=tmp_path)
+    push(doccano_api, UNICODE, project=pid, recipe=pushpull_recipe(), options=options)
     ex = {e["meta"]["doc_id"]: e for e in doccano_api.list_examples(pid)}["u4"]
     doccano_api._request("POST", f"projects/{pid}/examples/{ex['id']}/states", json={}, expected=(201,))
     for method in ("rest", "export"):

@@ -22,8 +22,10 @@ from annotate.doccano import DoccanoAPI, WaitStopped
 from annotate.errors import TaskFailed
 from annotate.formats.doccano import dumps_import_line
 from annotate.records.model import Record
+from annotate.sync.ledger import Ledger
 from annotate.sync.pull import pull
-from annotate.sync.push import MIN_SPLIT_BATCH, Ledger, push, split_batches
+from annotate.sync.push import PushOptions, push
+from annotate.sync.upload import MIN_SPLIT_BATCH, split_batches
 
 
 class CountingAPI(DoccanoAPI):
@@ -52,7 +54,13 @@ def doc_counts(api: DoccanoAPI, pid: int) -> Counter[str]:
 
 
 def _push(api: DoccanoAPI, tasks: Path, pid: int, ledger: Path, **kw: Any) -> Any:
-    return push(api, tasks, project=pid, recipe=pushpull_recipe(), sync_labels=True, ledger_dir=ledger, **kw)
+    return push(
+        api,
+        tasks,
+        project=pid,
+        recipe=pushpull_recipe(),
+        options=PushOptions(sync_labels=True, ledger_dir=ledger, **kw),
+    )
 
 
 def test_wait_task_returns_at_the_first_poll_once_done_and_times_out_on_time(

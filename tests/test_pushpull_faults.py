@@ -28,9 +28,11 @@ from typer.testing import CliRunner
 
 from annotate.cli import app
 from annotate.doccano import DoccanoAPI, RetryPolicy
-from annotate.errors import TaskFailed
+from annotate.errors import ProjectConflict, TaskFailed
+from annotate.sync.ledger import Ledger
 from annotate.sync.pull import pull
-from annotate.sync.push import Ledger, ProjectConflict, _InFlight, _upload_batch, _upload_batches, push
+from annotate.sync.push import PushOptions, push
+from annotate.sync.upload import InFlight, upload_batch, upload_batches
 
 RECIPE = PUSHPULL / "recipe.toml"
 UNICODE = PUSHPULL / "unicode-tasks.jsonl"
@@ -111,14 +113,8 @@ def project(make_project: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def filled(doccano_api: DoccanoAPI, project: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
-    push(
-        doccano_api,
-        UNICODE,
-        project=project["id"],
-        recipe=pushpull_recipe(),
-        sync_labels=True,
-        ledger_dir=tmp_path,
-    )
+    options = PushOptions(sync_labels=True, ledger_dir=tmp_path)
+    push(doccano_api, UNICODE, project=project["id"], recipe=pushpull_recipe(), options=options)
     return project
 
 
@@ -288,23 +284,23 @@ def test_failed_import_task_is_reported_and_its_batch_rolled_back(
     from annotate.records.model import Relation
 
     good = make_tasks(3)
+    options = PushOptions(sync_labels=True, ledger_dir=tmp_path)
     push(
         doccano_api,
         write_tasks(tmp_path / "ok.jsonl", good),
         project=project["id"],
         recipe=pushpull_recipe(),
-        sync_labels=True,
-        ledger_dir=tmp_path,
+        options=options,
     )
     broken = make_tasks(2, prefix="broken")
     broken[0] = broken[0].with_annotations(broken[0].entities, [Relation(0, 0, 999, "LOCATED_IN")])
     with pytest.raises(TaskFailed) as info:
-        _upload_batch(
+        upload_batch(
             doccano_api,
             project["id"],
             broken,
             {},
-            _InFlight(Ledger(tmp_path, "x", project["id"])),
+            InFlight(Ledger(tmp_path, "x", project["id"])),
             timeout=120,
         )
     assert "the Doccano task failed" in info.value.message
@@ -316,12 +312,12 @@ def test_failed_import_task_is_reported_and_its_batch_rolled_back(
     ledger = Ledger(tmp_path, "x", project["id"])
     done: list[list[str]] = []
     with pytest.raises(TaskFailed):
-        _upload_batches(
+        upload_batches(
             doccano_api,
             project["id"],
             [broken, more],
             {},
-            _InFlight(ledger),
+            InFlight(ledger),
             120,
             2,
             lambda batch: done.append([r.doc_id for r in batch]),
@@ -437,14 +433,8 @@ def test_dropped_file_upload_is_retried_and_the_push_completes(
     proxy.fail_next(1, "drop", methods={"POST"}, path_contains="/fp/process")
     proxy.fail_next(1, "503", methods={"GET"}, path_contains="/tasks/status")
     tasks = write_tasks(tmp_path / "t.jsonl", make_tasks(10))
-    report = push(
-        proxied_api,
-        tasks,
-        project=project["id"],
-        recipe=pushpull_recipe(),
-        sync_labels=True,
-        ledger_dir=tmp_path,
-    )
+    options = PushOptions(sync_labels=True, ledger_dir=tmp_path)
+    report = push(proxied_api, tasks, project=project["id"], recipe=pushpull_recipe(), options=options)
     assert report.pushed == 10
     assert [o for _, _, o in proxy.requests("POST", "/fp/process")] == ["drop", "forwarded"]
     assert len(proxy.requests("POST", "/upload")) == 1
@@ -482,13 +472,13 @@ def test_partly_imported_copies_are_replaced_so_no_annotation_is_missing(
     tasks = write_tasks(tmp_path / "t.jsonl", records)
     recipe = pushpull_recipe()
     # doc-00000 gets a complete and a partial copy; doc-00001 only a partial one (a batch in flight).
+    options = PushOptions(sync_labels=True, ledger_dir=tmp_path)
     push(
         doccano_api,
         write_tasks(tmp_path / "first.jsonl", [records[0]]),
         project=pid,
         recipe=recipe,
-        sync_labels=True,
-        ledger_dir=tmp_path,
+        options=options,
     )
     partial_lines = []
     for rec in records[:2]:
@@ -503,7 +493,7 @@ def test_partly_imported_copies_are_replaced_so_no_annotation_is_missing(
     )
     Ledger(tmp_path, doccano_api.url, pid).save([{"doc_ids": [records[1].doc_id], "task_id": None, "at": 0}])
 
-    report = push(doccano_api, tasks, project=pid, recipe=recipe, ledger_dir=tmp_path)
+    report = push(doccano_api, tasks, project=pid, recipe=recipe, options=PushOptions(ledger_dir=tmp_path))
     assert report.repaired == 2 and report.pushed == 5
     counts = doc_counts(doccano_api, pid)
     assert len(counts) == 6 and set(counts.values()) == {1}
@@ -526,9 +516,8 @@ def test_push_creates_every_recipe_label_type_with_colour_and_shortcut_in_two_re
     proxy: TruncatingProxy, proxied_api: DoccanoAPI, project: dict[str, Any], tmp_path: Path
 ) -> None:
     recipe = pushpull_recipe()
-    report = push(
-        proxied_api, UNICODE, project=project["id"], recipe=recipe, sync_labels=True, ledger_dir=tmp_path
-    )
+    options = PushOptions(sync_labels=True, ledger_dir=tmp_path)
+    report = push(proxied_api, UNICODE, project=project["id"], recipe=recipe, options=options)
     posts = _label_type_posts(proxy)
     assert len(posts) == 2, posts
     assert any("span-type-upload" in p for p in posts) and any("relation-type-upload" in p for p in posts)
@@ -553,16 +542,15 @@ def test_sync_labels_adds_only_the_missing_types_and_never_a_duplicate_name(
         project["id"], "span", {"text": "PERSON", "suffix_key": "p", "background_color": "#1f77b4"}
     )
     doccano_api.create_label_type(project["id"], "relation", {"text": "MET", "background_color": "#9467bd"})
-    report = push(
-        proxied_api, UNICODE, project=project["id"], recipe=recipe, sync_labels=True, ledger_dir=tmp_path
-    )
+    options = PushOptions(sync_labels=True, ledger_dir=tmp_path)
+    report = push(proxied_api, UNICODE, project=project["id"], recipe=recipe, options=options)
     assert sorted(report.labels_added) == ["GPE", "LOCATED_IN", "ORG"]
     assert len(_label_type_posts(proxy)) == 2
     spans = [t["text"] for t in proxied_api.list_label_types(project["id"], "span")]
     rels = [t["text"] for t in proxied_api.list_label_types(project["id"], "relation")]
     assert sorted(spans) == ["GPE", "ORG", "PERSON"] and sorted(rels) == ["LOCATED_IN", "MET"]
     # A second push has nothing to add and sends no label-type request at all.
-    push(proxied_api, UNICODE, project=project["id"], recipe=recipe, sync_labels=True, ledger_dir=tmp_path)
+    push(proxied_api, UNICODE, project=project["id"], recipe=recipe, options=options)
     assert len(_label_type_posts(proxy)) == 2
 
 
@@ -574,9 +562,8 @@ def test_two_new_types_with_the_same_shortcut_are_a_conflict_and_nothing_is_crea
     base = pushpull_recipe()
     labels = (base.labels[0], replace(base.labels[1], shortcut="g"), replace(base.labels[2], shortcut="G"))
     recipe = replace(base, labels=labels)
+    options = PushOptions(sync_labels=True, ledger_dir=tmp_path)
     with pytest.raises(ProjectConflict, match="shortcut is taken by 'GPE'"):
-        push(
-            proxied_api, UNICODE, project=project["id"], recipe=recipe, sync_labels=True, ledger_dir=tmp_path
-        )
+        push(proxied_api, UNICODE, project=project["id"], recipe=recipe, options=options)
     assert proxied_api.list_label_types(project["id"], "span") == []
     assert proxied_api.list_label_types(project["id"], "relation") == []

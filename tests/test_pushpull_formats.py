@@ -16,7 +16,8 @@ from annotate.formats.doccano import (
 )
 from annotate.formats.jsonl import read_records
 from annotate.records.model import Record, Relation, Span
-from annotate.sync.pull import choose_method, diff_path_for, diff_records
+from annotate.sync.diff import diff_path_for, diff_records
+from annotate.sync.fetch import choose_method
 
 DATA = Path(__file__).parent / "data" / "pushpull"
 
@@ -156,7 +157,7 @@ def test_diff_of_a_snapshot_with_itself_is_empty(per_annotator: bool) -> None:
 
 def test_label_plan_adds_missing_types_and_reports_shortcut_clashes_but_not_colours() -> None:
     from annotate.recipe import load_recipe
-    from annotate.sync.push import _label_plan
+    from annotate.sync.project import label_plan
 
     recipe = load_recipe(DATA / "recipe.toml")
     existing = {
@@ -166,7 +167,7 @@ def test_label_plan_adds_missing_types_and_reports_shortcut_clashes_but_not_colo
         ],
         "relation": [{"text": "MET", "prefix_key": None, "suffix_key": None, "background_color": "#9467bd"}],
     }
-    to_add, conflicts, warnings = _label_plan(existing, recipe)
+    to_add, conflicts, warnings = label_plan(existing, recipe)
     assert [b["text"] for b in to_add["span"]] == ["GPE", "ORG"]
     assert [b["text"] for b in to_add["relation"]] == ["LOCATED_IN"]
     assert conflicts == ["span type 'GPE': its shortcut is taken by 'PRODUCT'"]
@@ -179,17 +180,30 @@ def test_label_plan_adds_missing_types_and_reports_shortcut_clashes_but_not_colo
 def test_recipe_shortcuts_map_to_doccano_prefix_and_suffix_keys(
     spec: str, keys: tuple[str | None, str]
 ) -> None:
-    from annotate.sync.push import _shortcut
+    from annotate.sync.project import shortcut
 
-    assert _shortcut(spec) == keys
+    assert shortcut(spec) == keys
 
 
 def test_an_unsupported_shortcut_is_a_config_error() -> None:
     from annotate.errors import ConfigError
-    from annotate.sync.push import _shortcut
+    from annotate.sync.project import shortcut
 
     with pytest.raises(ConfigError):
-        _shortcut("alt+p")
+        shortcut("alt+p")
+
+
+def test_push_options_refuse_an_empty_batch_and_scale_the_import_timeout_with_the_batch() -> None:
+    from annotate.errors import ConfigError
+    from annotate.sync.push import PushOptions
+
+    with pytest.raises(ConfigError, match="--batch-size"):
+        PushOptions(batch_size=0)
+    with pytest.raises(ConfigError, match="--parallel-imports"):
+        PushOptions(parallel_imports=0)
+    assert PushOptions().import_timeout() == 200.0
+    assert PushOptions(batch_size=10).import_timeout() == 120.0
+    assert PushOptions(task_timeout=5.0).import_timeout() == 5.0
 
 
 def test_an_export_row_becomes_a_gold_record_with_meta_unflattened_and_ids_renumbered() -> None:

@@ -24,7 +24,7 @@ from annotate.cli import app
 from annotate.fileio import write_jsonl
 from annotate.recipe import load_recipe
 from annotate.records.model import Record, Relation, Span
-from annotate.sync.push import push
+from annotate.sync.push import PushOptions, push
 
 pytestmark = [pytest.mark.browser, pytest.mark.doccano, pytest.mark.slow]
 
@@ -263,7 +263,7 @@ def test_annotator_corrections_in_the_web_ui_are_exactly_what_pull_returns(
     tasks = tmp_path / "tasks.jsonl"
     write_jsonl(tasks, [seed_task().to_dict()])
     name = f"ui-browser-{secrets.token_hex(3)}"
-    report = push(doccano_api, tasks, project=name, recipe=RECIPE, create=True)
+    report = push(doccano_api, tasks, project=name, recipe=RECIPE, options=PushOptions(create=True))
     project_id = int(report.project_id or 0)
     try:
         assert report.pushed == 1

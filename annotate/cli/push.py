@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from annotate.cli._app import app, err, user_errors
 from annotate.cli._connection import UrlOption, UsernameOption, connection_settings
 from annotate.cli._progress import progress_bar
+
+if TYPE_CHECKING:
+    from annotate.sync.report import PushReport
 
 DEFAULT_BATCH_SIZE = 1000
 DEFAULT_PARALLEL_IMPORTS = 2
@@ -56,7 +59,7 @@ def push_cli(
     """Upload tasks into a Doccano project, idempotently: documents already there are skipped."""
     from annotate.doccano import connect
     from annotate.recipe import load_recipe
-    from annotate.sync.push import push
+    from annotate.sync.push import PushOptions, push
 
     with user_errors():
         rec = load_recipe(recipe)
@@ -65,11 +68,7 @@ def push_cli(
             connect(connection_settings(url, username)) as api,
             progress_bar("pushing", total=total) as advance,
         ):
-            report = push(
-                api,
-                tasks,
-                project=project,
-                recipe=rec,
+            options = PushOptions(
                 create=create,
                 sync_labels=sync_labels,
                 update=update,
@@ -77,13 +76,19 @@ def push_cli(
                 dry_run=dry_run,
                 batch_size=batch_size,
                 parallel_imports=parallel_imports,
-                progress=advance,
             )
+            report = push(api, tasks, project=project, recipe=rec, options=options, progress=advance)
+    _show_report(report, tasks)
+    typer.echo(report.project_url)
+
+
+def _show_report(report: PushReport, tasks: Path) -> None:
+    """Print a push's warnings, refusals and counts to stderr."""
     for w in report.warnings:
         err(f"warning: {w}")
     for r in report.refused[:20]:
         err(f"refused: {tasks}:{r.line}: {r.reason}")
-    verb = "would push" if dry_run else "pushed"
+    verb = "would push" if report.dry_run else "pushed"
     err(
         f"{verb} {report.pushed}, updated {report.updated}, skipped {report.skipped_present} already present"
         + (f", {report.skipped_human} with human work" if report.skipped_human else "")
@@ -93,8 +98,7 @@ def push_cli(
         + (f"; repaired {report.repaired}" if report.repaired else "")
     )
     if report.labels_added:
-        err(("would add" if dry_run else "added") + " label types: " + ", ".join(report.labels_added))
-    typer.echo(report.project_url)
+        err(("would add" if report.dry_run else "added") + " label types: " + ", ".join(report.labels_added))
 
 
 def _count_lines(path: Path) -> int | None:
