@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from annotate.export.gate import open_input
-from annotate.export.manifest import build_manifest, write_manifest
+from annotate.export.manifest import MANIFEST, build_manifest, write_manifest
 from annotate.export.options import ExportOptions
 from annotate.export.plan import plan_export
 from annotate.export.splits import DEFAULT_SPLIT
@@ -195,3 +195,19 @@ def _export(
         manifest=manifest,
         warnings=plan.warnings,
     )
+
+
+def format_summary(report: ExportReport) -> str:
+    """A short plain-text summary of an export: documents per split, and each format's totals."""
+    splits = ", ".join(f"{name} {n}" for name, n in report.split_docs.items())
+    lines = [
+        f"wrote {report.out_dir}: {sum(report.split_docs.values())} docs ({splits}), "
+        f"{report.excluded_docs} excluded"
+    ]
+    for fmt, t in report.tallies.items():
+        spans = f"{t.spans_in} in, {t.spans_written} written, {t.spans_reported} reported"
+        rels = f"{t.relations_in} in, {t.relations_written} written, {t.relations_reported} reported"
+        lines.append(f"  {fmt}: spans {spans}; relations {rels}")
+    lines.extend(f"warning: {warning}" for warning in report.warnings)
+    lines.append(f"every reported span and relation is listed in {report.out_dir / MANIFEST}")
+    return "\n".join(lines) + "\n"
