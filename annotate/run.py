@@ -162,6 +162,29 @@ def run(
     corpus = Path(corpus_dir)
     outputs = Outputs(Path(out_dir))
     report = RunReport(outputs=outputs)
+    _check_inputs(corpus, outputs, force)
+    recipe = load_recipe(recipe_path)
+    project_name = project or default_project_name(corpus, recipe.name)
+
+    with _timed(report, "server"):
+        if settings is None:
+            settings, report.login, report.server_started = _local_server(server_port, server_data_dir, hooks)
+    with _timed(report, "preannotate"):
+        report.preannotate = _preannotate(corpus, recipe, outputs.tasks, force, hooks)
+    with connect(settings) as api:
+        _in_doccano(api, settings, report, project_name, recipe, force, hooks)
+    n_gold = report.pull.records
+    with _timed(report, "validate"):
+        report.validation = _validate(outputs.gold, outputs.validation, recipe, n_gold, force, hooks)
+    with _timed(report, "export"):
+        report.export = _export(outputs.gold, outputs.export_dir, recipe, n_gold, force, hooks)
+    with _timed(report, "evaluate"):
+        report.evaluation = _evaluate(outputs, n_gold, force, hooks)
+    return report
+
+
+def _check_inputs(corpus: Path, outputs: Outputs, force: bool) -> None:
+    """Raise UsageError unless ``corpus`` holds documents and every output may be written."""
     if not corpus.is_dir():
         raise UsageError(
             f"{corpus} is not a folder of documents", hint="pass the corpus folder, e.g. corpus/"
@@ -171,54 +194,43 @@ def run(
     # Refuse before starting anything, so a half-run never replaces earlier results.
     for path in outputs.all():
         check_writable(path, force=force)
-    recipe = load_recipe(recipe_path)
-    project_name = project or default_project_name(corpus, recipe.name)
 
-    def timed(name: str, began: float) -> None:
-        report.seconds[name] = round(time.monotonic() - began, 3)
 
-    t = time.monotonic()
-    if settings is None:
-        settings, report.login, report.server_started = _local_server(server_port, server_data_dir, hooks)
-    timed("server", t)
+@contextlib.contextmanager
+def _timed(report: RunReport, step: str) -> Iterator[None]:
+    """Record in ``report.seconds`` how long the step in the block took, when it succeeds."""
+    began = time.monotonic()
+    yield
+    report.seconds[step] = round(time.monotonic() - began, 3)
 
-    t = time.monotonic()
-    report.preannotate = _preannotate(corpus, recipe, outputs.tasks, force, hooks)
-    timed("preannotate", t)
 
-    with connect(settings) as api:
-        t = time.monotonic()
-        report.push = _push(api, outputs.tasks, project_name, recipe, report.preannotate.docs, hooks)
-        timed("push", t)
-        report.login = _login(settings, report.push.project_url, report.login)
-        pushed = report.push
-        hooks.say(
-            f"pushed {pushed.pushed} new documents, {pushed.skipped_present} were already there"
-            f" -> {pushed.project_url}"
-        )
+def _in_doccano(
+    api: Any,
+    settings: ConnectionSettings,
+    report: RunReport,
+    project: str,
+    recipe: Any,
+    force: bool,
+    hooks: Hooks,
+) -> None:
+    """Push the tasks, let the person correct them (``hooks.wait``), and pull the gold."""
+    outputs = report.outputs
+    with _timed(report, "push"):
+        report.push = _push(api, outputs.tasks, project, recipe, report.preannotate.docs, hooks)
+    report.login = _login(settings, report.push.project_url, report.login)
+    pushed = report.push
+    hooks.say(
+        f"pushed {pushed.pushed} new documents, {pushed.skipped_present} were already there"
+        f" -> {pushed.project_url}"
+    )
 
-        hooks.ready(report.login)
-        if hooks.wait is not None:
-            hooks.wait(report.login)
-            report.waited = True
+    hooks.ready(report.login)
+    if hooks.wait is not None:
+        hooks.wait(report.login)
+        report.waited = True
 
-        t = time.monotonic()
+    with _timed(report, "pull"):
         report.pull = _pull(api, report.push.project_id, outputs.gold, force, hooks)
-        timed("pull", t)
-
-    t = time.monotonic()
-    n_gold = report.pull.records
-    report.validation = _validate(outputs.gold, outputs.validation, recipe, n_gold, force, hooks)
-    timed("validate", t)
-
-    t = time.monotonic()
-    report.export = _export(outputs.gold, outputs.export_dir, recipe, n_gold, force, hooks)
-    timed("export", t)
-
-    t = time.monotonic()
-    report.evaluation = _evaluate(outputs, n_gold, force, hooks)
-    timed("evaluate", t)
-    return report
 
 
 # --- the steps ----------------------------------------------------------------------------------

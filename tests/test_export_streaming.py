@@ -13,7 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from spacy.tokens import DocBin
 
-from annotate.export.exporter import doc_tokens, export, export_records
+from annotate.export import export, export_records
+from annotate.export.writing import doc_tokens
 from annotate.formats import spacy_docbin
 from annotate.formats.alignment import align_span
 from annotate.formats.jsonl import write_records
@@ -199,7 +200,7 @@ def test_a_small_file_is_parsed_once_and_a_large_one_twice_with_the_same_output(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The gate's reading is the first pass; up to KEEP_RECORDS records are kept for the second."""
-    import annotate.export.exporter as export_module
+    import annotate.export.plan as plan_module
     import annotate.records.validate as validate_module
     from annotate import fileio
 
@@ -221,7 +222,7 @@ def test_a_small_file_is_parsed_once_and_a_large_one_twice_with_the_same_output(
     once = export(gold, tmp_path / "once", to=["spacy", "jsonl"])
     assert opened == [str(gold)]  # the gate's reading, kept for pass 2 (the sha256 reads bytes)
     opened.clear()
-    monkeypatch.setattr(export_module, "KEEP_RECORDS", 2)
+    monkeypatch.setattr(plan_module, "KEEP_RECORDS", 2)
     twice = export(gold, tmp_path / "twice", to=["spacy", "jsonl"])
     assert opened == [str(gold), str(gold)]
     assert once.manifest == twice.manifest

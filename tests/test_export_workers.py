@@ -12,8 +12,7 @@ import pytest
 from spacy.tokens import DocBin
 
 from annotate.errors import UsageError
-from annotate.export import export, export_records
-from annotate.export import exporter as export_module
+from annotate.export import export, export_records, plan, writing
 from annotate.formats import spacy_docbin
 from annotate.formats.jsonl import write_records
 from annotate.formats.spacy_docbin import read_docbin
@@ -46,7 +45,7 @@ def records() -> list[Record]:
 def test_workers_write_every_format_byte_for_byte_as_one_process(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int, only_confirmed: bool
 ) -> None:
-    monkeypatch.setattr(export_module, "CHUNK_DOCS", chunk)
+    monkeypatch.setattr(writing, "CHUNK_DOCS", chunk)
     options = {"to": ALL, "split": "train=0.6,dev=0.2,test=0.2", "only_confirmed": only_confirmed}
     one = export_records(records(), tmp_path / "one", **options)  # type: ignore[arg-type]
     three = export_records(records(), tmp_path / "three", n_process=3, **options)  # type: ignore[arg-type]
@@ -63,8 +62,8 @@ def test_workers_give_the_same_export_of_a_real_file_gated_and_read_twice(
     gold.write_bytes(b"".join(p.read_bytes() for p in RE3D))
     export(gold, tmp_path / "one", to=ALL)
     # A file larger than KEEP_RECORDS is read again for pass 2, in this process.
-    monkeypatch.setattr(export_module, "KEEP_RECORDS", 10)
-    monkeypatch.setattr(export_module, "CHUNK_DOCS", 5)
+    monkeypatch.setattr(plan, "KEEP_RECORDS", 10)
+    monkeypatch.setattr(writing, "CHUNK_DOCS", 5)
     seen: list[int] = []
     report = export(gold, tmp_path / "two", to=ALL, n_process=2, progress=seen.append)
     assert files(tmp_path / "two") == files(tmp_path / "one")
@@ -75,7 +74,7 @@ def test_workers_fill_docbin_shards_as_one_process_does(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(spacy_docbin, "SHARD_DOCS", 4)
-    monkeypatch.setattr(export_module, "CHUNK_DOCS", 3)
+    monkeypatch.setattr(writing, "CHUNK_DOCS", 3)
     recs = many_records(40)
     one = export_records(recs, tmp_path / "one", split="train=0.7,dev=0.3")
     two = export_records(recs, tmp_path / "two", split="train=0.7,dev=0.3", n_process=2)
@@ -104,7 +103,7 @@ def test_a_dead_export_worker_is_a_clear_error_and_leaves_no_output(tmp_path: Pa
     script = tmp_path / "die.py"
     script.write_text(
         "import os, sys\n"
-        "import annotate.export.exporter as E\n"
+        "import annotate.export.writing as E\n"
         "def dying(shared, chunk):\n"
         "    os._exit(9)\n"
         "E._forked_chunk = dying\n"

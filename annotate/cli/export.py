@@ -21,6 +21,28 @@ class Overlap(str, Enum):
     priority = "priority"
 
 
+# The options whose help takes a few lines, named here so that the command reads in a screen.
+AlignmentOption = Annotated[
+    Alignment,
+    typer.Option(
+        help="Spans not on token boundaries (token formats): strict refuses them; contract/expand "
+        "shrink/grow them to tokens. Every refusal or change is reported in manifest.json."
+    ),
+]
+OverlapOption = Annotated[
+    Overlap,
+    typer.Option(help="Which overlapping span CoNLL/HF/doc.ents keep: longest, or the recipe's label order."),
+]
+NProcessOption = Annotated[
+    int,
+    typer.Option(
+        "--n-process",
+        help="Worker processes that tokenise and render the documents (forked); the output is "
+        "the same as with one.",
+    ),
+]
+
+
 @app.command("export")
 def export_cli(
     gold: Annotated[Path, typer.Argument(help="Gold records (JSONL), as pulled.")],
@@ -32,19 +54,8 @@ def export_cli(
         str, typer.Option(help="Split names and ratios, by document.")
     ] = "train=0.8,dev=0.1,test=0.1",
     seed: Annotated[int, typer.Option(help="Seed of the hash-based split.")] = 0,
-    alignment: Annotated[
-        Alignment,
-        typer.Option(
-            help="Spans not on token boundaries (token formats): strict refuses them; contract/expand "
-            "shrink/grow them to tokens. Every refusal or change is reported in manifest.json."
-        ),
-    ] = Alignment.expand,
-    overlap: Annotated[
-        Overlap,
-        typer.Option(
-            help="Which overlapping span CoNLL/HF/doc.ents keep: longest, or the recipe's label order."
-        ),
-    ] = Overlap.longest,
+    alignment: AlignmentOption = Alignment.expand,
+    overlap: OverlapOption = Overlap.longest,
     only_confirmed: Annotated[
         bool, typer.Option("--only-confirmed", help="Export confirmed records only.")
     ] = False,
@@ -58,17 +69,10 @@ def export_cli(
     force: Annotated[
         bool, typer.Option("--force", help="Replace the output directory if it exists.")
     ] = False,
-    n_process: Annotated[
-        int,
-        typer.Option(
-            "--n-process",
-            help="Worker processes that tokenise and render the documents (forked); the output is "
-            "the same as with one.",
-        ),
-    ] = 1,
+    n_process: NProcessOption = 1,
 ) -> None:
     """Export gold to training formats with document splits; whatever a format cannot hold is reported."""
-    from annotate.export import export
+    from annotate.export import export, format_summary
     from annotate.fileio import check_writable
     from annotate.recipe import load_recipe
 
@@ -92,15 +96,4 @@ def export_cli(
                 progress=advance,
                 n_process=n_process,
             )
-        splits = ", ".join(f"{name} {n}" for name, n in report.split_docs.items())
-        err(
-            f"wrote {out}: {sum(report.split_docs.values())} docs ({splits}), {report.excluded_docs} excluded"
-        )
-        for fmt, tally in report.tallies.items():
-            t = tally
-            spans = f"{t.spans_in} in, {t.spans_written} written, {t.spans_reported} reported"
-            rels = f"{t.relations_in} in, {t.relations_written} written, {t.relations_reported} reported"
-            err(f"  {fmt}: spans {spans}; relations {rels}")
-        for warning in report.warnings:
-            err(f"warning: {warning}")
-        err(f"every reported span and relation is listed in {out / 'manifest.json'}")
+        err(format_summary(report).rstrip("\n"))

@@ -4,6 +4,7 @@ The verb is :func:`export` (a file) or :func:`export_records` (records in memory
 formats' writers live in :mod:`annotate.formats`.
 """
 
-from annotate.export.exporter import FORMATS, ExportReport, export, export_records, parse_formats
+from annotate.export.exporter import ExportReport, export, export_records, format_summary
+from annotate.export.options import FORMATS, parse_formats
 
-__all__ = ["FORMATS", "ExportReport", "export", "export_records", "parse_formats"]
+__all__ = ["FORMATS", "ExportReport", "export", "export_records", "format_summary", "parse_formats"]

@@ -181,66 +181,88 @@ def agreement(
             hint="pass two or more gold files, or one file whose records carry different `annotator` values",
         )
     tok = _Tokens(lang)
-    pairs: list[PairAgreement] = []
-    per_doc: dict[str, list[tuple[float, float, float]]] = {}
-    titles: dict[str, str] = {}
-    for a, b in itertools.combinations(names, 2):
-        da, db = annotations[a], annotations[b]
-        spans = {m: Scores({}) for m in MODES}
-        rels = {m: Scores({}) for m in MODES}
-        la: list[str] = []
-        lb: list[str] = []
-        changed = []
-        n = 0
-        for doc_id in sorted(set(da) & set(db)):
-            ra, rb = da[doc_id], db[doc_id]
-            if ra.doc_hash != rb.doc_hash:
-                changed.append(doc_id)
-                continue
-            n += 1
-            doc_spans = {m: score_spans(rb.entities, ra.entities, m) for m in MODES}
-            for m in MODES:
-                spans[m] = add_scores(spans[m], doc_spans[m])
-                rels[m] = add_scores(rels[m], score_relations(rb, ra, m, undirected))
-            toks = tok(ra.text)
-            ta, tb = token_labels(ra.entities, toks), token_labels(rb.entities, toks)
-            la += ta
-            lb += tb
-            per_doc.setdefault(doc_id, []).append(
-                (
-                    _f1_or_perfect(doc_spans["strict"]),
-                    _f1_or_perfect(doc_spans["overlap"]),
-                    cohen_kappa(ta, tb),
-                )
-            )
-            title = ra.meta.get("title")
-            if isinstance(title, str):
-                titles[doc_id] = title
-        pairs.append(
-            PairAgreement(
-                a=a,
-                b=b,
-                docs=n,
-                spans=spans,
-                relations=rels,
-                kappa=cohen_kappa(la, lb),
-                tokens=len(la),
-                changed=changed,
-            )
-        )
-    docs = [
-        DocAgreement(
-            doc_id=d,
-            pairs=len(v),
-            span_f1=sum(x[0] for x in v) / len(v),
-            overlap_f1=sum(x[1] for x in v) / len(v),
-            kappa=sum(x[2] for x in v) / len(v),
-            title=titles.get(d),
-        )
-        for d, v in per_doc.items()
+    per_doc = _PerDoc()
+    pairs = [
+        _compare_pair(a, b, annotations[a], annotations[b], tok=tok, undirected=undirected, per_doc=per_doc)
+        for a, b in itertools.combinations(names, 2)
     ]
-    docs.sort(key=lambda d: (d.span_f1, d.kappa, d.doc_id))
-    return Agreement(annotators=names, pairs=pairs, documents=docs)
+    return Agreement(annotators=names, pairs=pairs, documents=per_doc.worst_first())
+
+
+class _PerDoc:
+    """Each document's scores from every pair of annotators who labelled it, and its title."""
+
+    def __init__(self) -> None:
+        self.scores: dict[str, list[tuple[float, float, float]]] = {}
+        self.titles: dict[str, str] = {}
+
+    def add(self, doc_id: str, rec: Record, span_f1: float, overlap_f1: float, kappa: float) -> None:
+        self.scores.setdefault(doc_id, []).append((span_f1, overlap_f1, kappa))
+        title = rec.meta.get("title")
+        if isinstance(title, str):
+            self.titles[doc_id] = title
+
+    def worst_first(self) -> list[DocAgreement]:
+        """Return each document's agreement averaged over its pairs, the lowest first."""
+        docs = [
+            DocAgreement(
+                doc_id=d,
+                pairs=len(v),
+                span_f1=sum(x[0] for x in v) / len(v),
+                overlap_f1=sum(x[1] for x in v) / len(v),
+                kappa=sum(x[2] for x in v) / len(v),
+                title=self.titles.get(d),
+            )
+            for d, v in self.scores.items()
+        ]
+        docs.sort(key=lambda d: (d.span_f1, d.kappa, d.doc_id))
+        return docs
+
+
+def _compare_pair(
+    a: str,
+    b: str,
+    da: dict[str, Record],
+    db: dict[str, Record],
+    *,
+    tok: _Tokens,
+    undirected: Collection[str],
+    per_doc: _PerDoc,
+) -> PairAgreement:
+    """Return the agreement of annotators ``a`` and ``b`` on the documents both labelled,
+    adding each document's scores to ``per_doc``."""
+    spans = {m: Scores({}) for m in MODES}
+    rels = {m: Scores({}) for m in MODES}
+    la: list[str] = []
+    lb: list[str] = []
+    changed = []
+    n = 0
+    for doc_id in sorted(set(da) & set(db)):
+        ra, rb = da[doc_id], db[doc_id]
+        if ra.doc_hash != rb.doc_hash:
+            changed.append(doc_id)
+            continue
+        n += 1
+        doc_spans = {m: score_spans(rb.entities, ra.entities, m) for m in MODES}
+        for m in MODES:
+            spans[m] = add_scores(spans[m], doc_spans[m])
+            rels[m] = add_scores(rels[m], score_relations(rb, ra, m, undirected))
+        toks = tok(ra.text)
+        ta, tb = token_labels(ra.entities, toks), token_labels(rb.entities, toks)
+        la += ta
+        lb += tb
+        strict, overlap = _f1_or_perfect(doc_spans["strict"]), _f1_or_perfect(doc_spans["overlap"])
+        per_doc.add(doc_id, ra, strict, overlap, cohen_kappa(ta, tb))
+    return PairAgreement(
+        a=a,
+        b=b,
+        docs=n,
+        spans=spans,
+        relations=rels,
+        kappa=cohen_kappa(la, lb),
+        tokens=len(la),
+        changed=changed,
+    )
 
 
 def load_annotations(paths: Sequence[str | os.PathLike[str]]) -> dict[str, dict[str, Record]]:

@@ -94,6 +94,11 @@ def _summary(ev: Evaluation) -> str:
     )
 
 
+# The bar chart's geometry in pixels: the label column, the plot's width, one bar's height,
+# the gap between labels, and the top margin (for the legend).
+BAR_LEFT, BAR_WIDTH, BAR_HEIGHT, BAR_GAP, BAR_TOP = 190, 520, 9, 10, 30
+
+
 def label_bars_svg(
     per_label: dict[str, PRF], overlap: dict[str, PRF] | None = None, *, title: str = ""
 ) -> str:
@@ -103,10 +108,9 @@ def label_bars_svg(
     disagreement rather than a wrong label.
     """
     labels = sorted(per_label, key=lambda k: (-(per_label[k].tp + per_label[k].fn), k))
-    left, width, bar_h, gap, top = 190, 520, 9, 10, 30
-    group_h = 3 * bar_h + gap
-    height = top + max(1, len(labels)) * group_h + 30
-    total_w = left + width + 80
+    group_h = 3 * BAR_HEIGHT + BAR_GAP
+    height = BAR_TOP + max(1, len(labels)) * group_h + 30
+    total_w = BAR_LEFT + BAR_WIDTH + 80
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{total_w}" height="{height}" '
         f'viewBox="0 0 {total_w} {height}" role="img" aria-label="{escape(title or "per-label scores")}" '
@@ -114,7 +118,19 @@ def label_bars_svg(
     ]
     if title:
         parts.append(f"<title>{escape(title)}</title>")
-    # Grid lines and axis labels at 0, .25, .5, .75, 1.
+    parts += _bar_grid(height)
+    parts += _bar_legend(overlap is not None)
+    for n, label in enumerate(labels):
+        tick = overlap[label] if overlap is not None and label in overlap else None
+        parts += _label_bars(label, per_label[label], tick, BAR_TOP + n * group_h)
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _bar_grid(height: int) -> list[str]:
+    """Return the grid lines and axis labels at 0, .25, .5, .75 and 1."""
+    left, width, top = BAR_LEFT, BAR_WIDTH, BAR_TOP
+    parts = []
     for k in range(5):
         x = left + width * k / 4
         parts.append(
@@ -122,40 +138,47 @@ def label_bars_svg(
             'stroke="#ddd" stroke-width="1"/>'
         )
         parts.append(f'<text x="{x:.1f}" y="{height - 10}" text-anchor="middle">{k / 4:.2f}</text>')
-    # Legend.
-    lx = left
+    return parts
+
+
+def _bar_legend(with_overlap: bool) -> list[str]:
+    """Return the legend: a swatch per bar, and the overlap tick when it is drawn."""
+    parts = []
+    lx = BAR_LEFT
     for name, color in BAR_COLORS.items():
         parts.append(f'<rect x="{lx}" y="5" width="10" height="10" fill="{color}"/>')
         parts.append(f'<text x="{lx + 14}" y="14">{name}</text>')
         lx += 90
-    if overlap is not None:
+    if with_overlap:
         parts.append(f'<rect x="{lx}" y="4" width="2" height="12" fill="#000"/>')
         parts.append(f'<text x="{lx + 6}" y="14">F1 (overlap)</text>')
-    for n, label in enumerate(labels):
-        p = per_label[label]
-        y0 = top + n * group_h
-        support = p.tp + p.fn
+    return parts
+
+
+def _label_bars(label: str, p: PRF, overlap: PRF | None, y0: int) -> list[str]:
+    """Return one label's name and its three bars from ``y0`` down, with the overlap F1 tick."""
+    left, width, bar_h = BAR_LEFT, BAR_WIDTH, BAR_HEIGHT
+    support = p.tp + p.fn
+    parts = [
+        f'<text x="{left - 6}" y="{y0 + 1.5 * bar_h + 4:.1f}" text-anchor="end">'
+        f"{escape(label)} ({support})</text>"
+    ]
+    for k, (name, value) in enumerate((("precision", p.precision), ("recall", p.recall), ("f1", p.f1))):
+        y = y0 + k * bar_h
+        w = width * value
         parts.append(
-            f'<text x="{left - 6}" y="{y0 + 1.5 * bar_h + 4:.1f}" text-anchor="end">'
-            f"{escape(label)} ({support})</text>"
+            f'<rect x="{left}" y="{y}" width="{w:.1f}" height="{bar_h - 1}" fill="{BAR_COLORS[name]}">'
+            f"<title>{escape(label)} {name} {value:.3f}</title></rect>"
         )
-        for k, (name, value) in enumerate((("precision", p.precision), ("recall", p.recall), ("f1", p.f1))):
-            y = y0 + k * bar_h
-            w = width * value
-            parts.append(
-                f'<rect x="{left}" y="{y}" width="{w:.1f}" height="{bar_h - 1}" fill="{BAR_COLORS[name]}">'
-                f"<title>{escape(label)} {name} {value:.3f}</title></rect>"
-            )
-            parts.append(f'<text x="{left + w + 3:.1f}" y="{y + bar_h - 1}" font-size="9">{value:.2f}</text>')
-        if overlap is not None and label in overlap:
-            x = left + width * overlap[label].f1
-            y = y0 + 2 * bar_h
-            parts.append(
-                f'<rect x="{x - 1:.1f}" y="{y - 1}" width="2" height="{bar_h + 1}" fill="#000">'
-                f"<title>{escape(label)} F1 (overlap) {overlap[label].f1:.3f}</title></rect>"
-            )
-    parts.append("</svg>")
-    return "".join(parts)
+        parts.append(f'<text x="{left + w + 3:.1f}" y="{y + bar_h - 1}" font-size="9">{value:.2f}</text>')
+    if overlap is not None:
+        x = left + width * overlap.f1
+        y = y0 + 2 * bar_h
+        parts.append(
+            f'<rect x="{x - 1:.1f}" y="{y - 1}" width="2" height="{bar_h + 1}" fill="#000">'
+            f"<title>{escape(label)} F1 (overlap) {overlap.f1:.3f}</title></rect>"
+        )
+    return parts
 
 
 def _labels(ev: Evaluation) -> str:

@@ -168,6 +168,77 @@ def _sourced_components(base: str) -> list[str]:
     return ["ner"]
 
 
+def _check_options(max_steps: int, dev: float) -> None:
+    """Raise UsageError when ``max_steps`` or the ``dev`` share is out of range."""
+    if max_steps < 1:
+        raise UsageError("--max-steps must be at least 1", code="E276")
+    if not 0 < dev < 1:
+        raise UsageError("--dev must be between 0 and 1 (the share of documents to evaluate on)", code="E276")
+
+
+def _gold_records(gold_path: str | os.PathLike[str], recipe: Recipe) -> tuple[list[Record], Counter[str]]:
+    """Return the gold records with only the recipe's labels, and the spans dropped by label.
+
+    Raises DataError when there is nothing to train on.
+    """
+    records = [rec for _, rec in read_records(gold_path)]
+    if not records:
+        raise DataError("no records to train on", path=str(gold_path), code="E190")
+    records, dropped = keep_recipe_labels(records, recipe.label_names)
+    if not any(rec.entities for rec in records):
+        raise DataError(
+            f"no span has a label of the recipe {recipe.id}",
+            path=str(gold_path),
+            code="E191",
+            hint=f"the recipe's labels are {', '.join(recipe.label_names)}",
+        )
+    return records, dropped
+
+
+@dataclass
+class _Corpus:
+    """The exported DocBins to train and evaluate on, and what the export warned of."""
+
+    train_path: Path
+    dev_path: Path
+    train_docs: int
+    dev_docs: int
+    warnings: list[str]
+
+
+def _export_corpus(
+    records: list[Record],
+    out_dir: Path,
+    gold_path: str | os.PathLike[str],
+    *,
+    recipe: Recipe,
+    dev: float,
+    seed: int,
+) -> _Corpus:
+    """Export ``records`` as train and dev DocBins under ``out_dir``; return where they are."""
+    from annotate.export import export_records
+
+    report = export_records(
+        records, out_dir, to=["spacy"], split={"train": 1 - dev, "dev": dev}, seed=seed, recipe=recipe
+    )
+    warnings = list(report.warnings)
+    train_docs, dev_docs = report.split_docs.get("train", 0), report.split_docs.get("dev", 0)
+    if train_docs == 0:
+        raise DataError(
+            "the train split has no documents",
+            path=str(gold_path),
+            code="E192",
+            hint="give more documents or a smaller --dev share",
+        )
+    train_path = report.path("spacy", "train")
+    dev_path = report.path("spacy", "dev")
+    if dev_docs == 0:
+        # Too few documents to hold any out: evaluate on the training data, and say so.
+        dev_path = train_path
+        warnings.append("no document fell in the dev split: dev scores are on the training data")
+    return _Corpus(train_path, dev_path, train_docs, dev_docs, warnings)
+
+
 def train(
     gold_path: str | os.PathLike[str],
     recipe: Recipe,
@@ -187,109 +258,87 @@ def train(
     Documents are split into train and dev by hash (``dev`` is the dev share). The output
     directory appears only when training succeeded.
     """
-    if max_steps < 1:
-        raise UsageError("--max-steps must be at least 1", code="E276")
-    if not 0 < dev < 1:
-        raise UsageError("--dev must be between 0 and 1 (the share of documents to evaluate on)", code="E276")
+    _check_options(max_steps, dev)
     check_writable(out_dir, force=force)
-    records = [rec for _, rec in read_records(gold_path)]
-    if not records:
-        raise DataError("no records to train on", path=str(gold_path), code="E190")
-    records, dropped = keep_recipe_labels(records, recipe.label_names)
-    if not any(rec.entities for rec in records):
-        raise DataError(
-            f"no span has a label of the recipe {recipe.id}",
-            path=str(gold_path),
-            code="E191",
-            hint=f"the recipe's labels are {', '.join(recipe.label_names)}",
-        )
-
-    from spacy.training.initialize import init_nlp
-    from spacy.training.loop import train as spacy_train
-
-    from annotate.export import export_records
-
+    records, dropped = _gold_records(gold_path, recipe)
     _register_logger()
     started = time.perf_counter()
-    warnings: list[str] = []
-    steps = 0
-    best: dict[str, Any] = {}
-
-    def on_step(info: dict[str, Any] | None) -> None:
-        nonlocal steps
-        steps += 1
-        if progress is not None:
-            progress(1)
-        if info is not None and (not best or info.get("score", 0.0) >= best.get("score", 0.0)):
-            best.clear()
-            best.update(info)
-
+    steps = _Steps(progress)
     with atomic_dir(out_dir, force=force) as tmp:
-        report = export_records(
-            records,
-            tmp / "corpus",
-            to=["spacy"],
-            split={"train": 1 - dev, "dev": dev},
-            seed=seed,
-            recipe=recipe,
-        )
-        warnings.extend(report.warnings)
-        train_docs, dev_docs = report.split_docs.get("train", 0), report.split_docs.get("dev", 0)
-        if train_docs == 0:
-            raise DataError(
-                "the train split has no documents",
-                path=str(gold_path),
-                code="E192",
-                hint="give more documents or a smaller --dev share",
-            )
-        train_path = report.path("spacy", "train")
-        dev_path = report.path("spacy", "dev")
-        if dev_docs == 0:
-            # Too few documents to hold any out: evaluate on the training data, and say so.
-            dev_path = train_path
-            warnings.append("no document fell in the dev split: dev scores are on the training data")
+        corpus = _export_corpus(records, tmp / "corpus", gold_path, recipe=recipe, dev=dev, seed=seed)
         config = build_config(
             lang=recipe.lang,
-            train_path=train_path,
-            dev_path=dev_path,
+            train_path=corpus.train_path,
+            dev_path=corpus.dev_path,
             base=base,
             max_steps=max_steps,
             eval_frequency=eval_frequency,
             seed=seed,
         )
         config.to_disk(tmp / "config.cfg")
-        log = io.StringIO()
-        _listeners.append(on_step)
-        try:
-            nlp = init_nlp(config, use_gpu=-1)
-            spacy_train(nlp, tmp, use_gpu=-1, stdout=log, stderr=log)
-        except ValueError as e:
-            # spaCy reports bad data or config as ValueError with its own [Exxx] code.
-            raise ConfigError(f"spaCy training failed: {e}", code="E277") from None
-        finally:
-            _listeners.remove(on_step)
-        scores = {
-            k: best.get("other_scores", {}).get(k)
-            for k in ("ents_p", "ents_r", "ents_f", "ents_per_type")
-            if k in best.get("other_scores", {})
-        }
-        labels = sorted({s.label for rec in records for s in rec.entities})
+        log = _run_spacy(config, tmp, steps)
         result = TrainResult(
             out_dir=Path(out_dir),
-            labels=labels,
-            train_docs=train_docs,
-            dev_docs=dev_docs,
-            steps=steps,
+            labels=sorted({s.label for rec in records for s in rec.entities}),
+            train_docs=corpus.train_docs,
+            dev_docs=corpus.dev_docs,
+            steps=steps.count,
             seconds=time.perf_counter() - started,
-            scores=scores,
+            scores=steps.dev_scores(),
             dropped_labels=dropped,
             base=base,
-            warnings=warnings,
+            warnings=corpus.warnings,
         )
-        (tmp / "training.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
-        # spaCy's messages carry terminal colour codes; the log is for reading in a file.
-        (tmp / "training.log").write_text(re.sub(r"\x1b\[[0-9;]*m", "", log.getvalue()), encoding="utf-8")
+        _save(tmp, result, log)
     return result
+
+
+class _Steps:
+    """The training logger's listener: counts the steps, reports progress, keeps the best scores."""
+
+    def __init__(self, progress: Callable[[int], None] | None) -> None:
+        self.progress = progress
+        self.count = 0
+        self.best: dict[str, Any] = {}
+
+    def __call__(self, info: dict[str, Any] | None) -> None:
+        self.count += 1
+        if self.progress is not None:
+            self.progress(1)
+        best = self.best
+        if info is not None and (not best or info.get("score", 0.0) >= best.get("score", 0.0)):
+            best.clear()
+            best.update(info)
+
+    def dev_scores(self) -> dict[str, Any]:
+        """Return the dev scores of the best step: ents_p, ents_r, ents_f and ents_per_type."""
+        other = self.best.get("other_scores", {})
+        return {k: other.get(k) for k in ("ents_p", "ents_r", "ents_f", "ents_per_type") if k in other}
+
+
+def _run_spacy(config: Any, out_dir: Path, listener: Callable[[dict[str, Any] | None], None]) -> str:
+    """Run spaCy's training loop on ``config``, saving into ``out_dir``; return its log."""
+    from spacy.training.initialize import init_nlp
+    from spacy.training.loop import train as spacy_train
+
+    log = io.StringIO()
+    _listeners.append(listener)
+    try:
+        nlp = init_nlp(config, use_gpu=-1)
+        spacy_train(nlp, out_dir, use_gpu=-1, stdout=log, stderr=log)
+    except ValueError as e:
+        # spaCy reports bad data or config as ValueError with its own [Exxx] code.
+        raise ConfigError(f"spaCy training failed: {e}", code="E277") from None
+    finally:
+        _listeners.remove(listener)
+    return log.getvalue()
+
+
+def _save(out_dir: Path, result: TrainResult, log: str) -> None:
+    """Write the run's summary (``training.json``) and spaCy's log (``training.log``)."""
+    (out_dir / "training.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
+    # spaCy's messages carry terminal colour codes; the log is for reading in a file.
+    (out_dir / "training.log").write_text(re.sub(r"\x1b\[[0-9;]*m", "", log), encoding="utf-8")
 
 
 def format_summary(result: TrainResult) -> str:
