@@ -45,15 +45,27 @@ def preannotate_cli(
     strict: Annotated[
         bool, typer.Option("--strict", help="Fail on the first undecodable, empty or duplicate document.")
     ] = False,
+    order: Annotated[
+        str,
+        typer.Option(
+            "--order",
+            help="input: as read; uncertainty: most uncertain first (ties by doc_id), "
+            "with meta.uncertainty on each record.",
+        ),
+    ] = "input",
     force: Annotated[bool, typer.Option("--force", help="Overwrite --out if it exists.")] = False,
 ) -> None:
     """Pre-annotate documents with a recipe's entity sources and relation rules; write tasks JSONL."""
+    from annotate.errors import UsageError
     from annotate.fileio import check_writable
     from annotate.formats.jsonl import write_records
     from annotate.nlp.preannotate import format_summary, preannotate
+    from annotate.nlp.uncertainty import by_uncertainty
     from annotate.recipe import load_recipe
 
     with user_errors():
+        if order not in ("input", "uncertainty"):
+            raise UsageError(f"unknown --order {order!r}", hint="valid orders: input, uncertainty")
         check_writable(out, force=force)  # fail before loading a model, not after
         with progress_bar("pre-annotating") as advance:
             run = preannotate(
@@ -66,7 +78,9 @@ def preannotate_cli(
                 text_key=text_key,
                 glob=glob,
                 strict=strict,
+                uncertainty=order == "uncertainty",
                 progress=advance,
             )
-            write_records(out, run.records, force=force)
+            records = by_uncertainty(run.records) if order == "uncertainty" else run.records
+            write_records(out, records, force=force)
         err(format_summary(run.summary, out))

@@ -19,6 +19,7 @@ from annotate.errors import DataError, UsageError
 from annotate.nlp.inputs import DEFAULT_GLOB, InputDoc, Problem, read_documents
 from annotate.nlp.pipelines import LoadedPipeline, load
 from annotate.nlp.relation_rules import RelationRule, build_rules, find_relations, rules_needs
+from annotate.nlp.uncertainty import Scorer, scorer_for
 from annotate.recipe import Recipe
 from annotate.records.model import Record, Relation, Span
 from annotate.workers import can_fork, map_in_order
@@ -211,6 +212,7 @@ class _Annotator:
         self.recipe: Recipe | None = None
         self.info: _PipeInfo | None = None
         self.rules: list[RelationRule] = []
+        self.scorer: Scorer | None = None  # set for --order uncertainty
 
     def configure(self, recipe: Recipe, pipe: LoadedPipeline, rules: Sequence[RelationRule]) -> None:
         self.recipe = recipe
@@ -220,7 +222,10 @@ class _Annotator:
     def __call__(self, doc: Doc) -> Doc:
         if self.recipe is not None and self.info is not None:
             spans, relations, dropped = _annotations(doc, self.recipe, self.info, self.rules)
-            doc.user_data[_USER_DATA_KEY] = {"spans": spans, "relations": relations, "dropped": dropped}
+            stored: dict[str, Any] = {"spans": spans, "relations": relations, "dropped": dropped}
+            if self.scorer is not None:
+                stored["uncertainty"] = self.scorer.score(doc, spans, relations)
+            doc.user_data[_USER_DATA_KEY] = stored
         return doc
 
 
@@ -269,6 +274,8 @@ def annotate_doc(
         meta["source_line"] = item.line
     meta["recipe"] = recipe.id
     meta["pipeline"] = pipe.id
+    if stored is not None and "uncertainty" in stored:
+        meta["uncertainty"] = stored["uncertainty"]
     return Record(text=item.text, doc_id=item.doc_id, entities=spans, relations=relations, meta=meta)
 
 
@@ -283,13 +290,15 @@ def preannotate(
     text_key: str = "text",
     glob: str = DEFAULT_GLOB,
     strict: bool = False,
+    uncertainty: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> Run:
     """Load the pipeline and return a Run whose ``records`` pre-annotate ``inputs`` lazily.
 
     Skipped documents are reported in ``run.summary.skipped``; with ``strict`` the first one
-    raises a DataError instead. Raises ModelNotFoundError before reading any input when no
-    pipeline of the recipe is installed.
+    raises a DataError instead. With ``uncertainty`` each record's meta carries its
+    ``uncertainty`` (see :mod:`annotate.nlp.uncertainty`). Raises ModelNotFoundError before
+    reading any input when no pipeline of the recipe is installed.
     """
     if n_process < 1:
         raise UsageError("--n-process must be at least 1")
@@ -314,6 +323,15 @@ def preannotate(
     annotator = pipe.nlp.get_pipe(ANNOTATOR)
     assert isinstance(annotator, _Annotator)
     annotator.configure(recipe, pipe, rules)
+    if uncertainty:
+        annotator.scorer = scorer_for(
+            pipe.nlp,
+            recipe,
+            pattern_keys=[key for key, _ in pipe.pattern_keys],
+            model_source=pipe.model_source,
+            has_ner=pipe.has_ner,
+            trim=_trim,
+        )
     # Documents wait here, in input order, while their texts are in the pipeline: passing
     # plain texts (not as_tuples) lets the worker processes tokenize them, not this one.
     pending: deque[InputDoc] = deque()
