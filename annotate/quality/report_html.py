@@ -423,3 +423,90 @@ def render_report(
         + more
         + "</section></body></html>\n"
     )
+
+
+# The curve plot's geometry in pixels: the left margin (the y axis), the plot's width and
+# height, and the top margin (for the legend).
+CURVE_LEFT, CURVE_WIDTH, CURVE_HEIGHT, CURVE_TOP = 50, 480, 240, 30
+
+# One step of a training curve: (share of the training split, training documents, P, R, F).
+CurveRow = tuple[float, int, float, float, float]
+
+
+def curve_svg(rows: list[CurveRow], *, title: str = "dev scores by training documents") -> str:
+    """Return an inline SVG line plot of dev precision, recall and F1 against the training share."""
+    total_w, total_h = CURVE_LEFT + CURVE_WIDTH + 40, CURVE_TOP + CURVE_HEIGHT + 45
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{total_w}" height="{total_h}" '
+        f'viewBox="0 0 {total_w} {total_h}" role="img" aria-label="{escape(title)}" '
+        f'font-family="sans-serif" font-size="11"><title>{escape(title)}</title>'
+    ]
+    parts += _curve_axes(rows)
+    parts += _bar_legend(False)
+    for k, name in enumerate(("precision", "recall", "f1")):
+        points = [(_curve_x(r[0]), _curve_y(r[2 + k]), r[2 + k], r[1]) for r in rows]
+        path = " ".join(f"{x:.1f},{y:.1f}" for x, y, _, _ in points)
+        parts.append(f'<polyline points="{path}" fill="none" stroke="{BAR_COLORS[name]}" stroke-width="2"/>')
+        for x, y, value, docs in points:
+            parts.append(
+                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{BAR_COLORS[name]}">'
+                f"<title>{name} {value:.3f} with {docs} documents</title></circle>"
+            )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _curve_x(fraction: float) -> float:
+    return CURVE_LEFT + CURVE_WIDTH * fraction
+
+
+def _curve_y(value: float) -> float:
+    return CURVE_TOP + CURVE_HEIGHT * (1 - value)
+
+
+def _curve_axes(rows: list[CurveRow]) -> list[str]:
+    """Return the grid at 0, .25, .5, .75 and 1, the y labels, and an x label per step."""
+    parts = []
+    for k in range(5):
+        y = _curve_y(k / 4)
+        parts.append(
+            f'<line x1="{CURVE_LEFT}" y1="{y:.1f}" x2="{CURVE_LEFT + CURVE_WIDTH}" y2="{y:.1f}" '
+            'stroke="#ddd" stroke-width="1"/>'
+        )
+        parts.append(f'<text x="{CURVE_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{k / 4:.2f}</text>')
+    bottom = CURVE_TOP + CURVE_HEIGHT
+    for fraction, docs, *_ in rows:
+        x = _curve_x(fraction)
+        parts.append(f'<line x1="{x:.1f}" y1="{CURVE_TOP}" x2="{x:.1f}" y2="{bottom}" stroke="#eee"/>')
+        parts.append(
+            f'<text x="{x:.1f}" y="{bottom + 16}" text-anchor="middle">{fraction:.0%} ({docs} docs)</text>'
+        )
+    parts.append(
+        f'<text x="{CURVE_LEFT + CURVE_WIDTH / 2:.1f}" y="{bottom + 36}" text-anchor="middle">'
+        "share of the training split</text>"
+    )
+    return parts
+
+
+def render_curve_report(rows: list[CurveRow], verdict: str, *, title: str = "annotate training curve") -> str:
+    """Return the training curve as one HTML page: the verdict, the plot, and the table."""
+    body = []
+    prev: float | None = None
+    for fraction, docs, p, r, f in rows:
+        delta = "" if prev is None else f"{f - prev:+.3f}"
+        body.append(
+            f"<tr><td>{fraction:.0%}</td><td class=num>{docs}</td><td class=num>{_f(p)}</td>"
+            f"<td class=num>{_f(r)}</td><td class=num>{_f(f)}</td><td class=num>{delta}</td></tr>"
+        )
+        prev = f
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{escape(title)}</title><style>{CSS}</style></head><body>"
+        f"<h1>{escape(title)}</h1>"
+        f'<section id="curve"><h2>Entity scores on the dev split</h2><p>{escape(verdict)}</p>'
+        + curve_svg(rows)
+        + "<table><thead><tr><th>share</th><th>training documents</th><th>P</th><th>R</th>"
+        "<th>F1</th><th>ΔF1</th></tr></thead><tbody>"
+        + "".join(body)
+        + "</tbody></table></section></body></html>\n"
+    )

@@ -81,7 +81,7 @@ class TrainResult:
         }
 
 
-def _register_logger() -> None:
+def register_logger() -> None:
     from spacy import registry
 
     if LOGGER_NAME in registry.loggers:
@@ -168,7 +168,7 @@ def _sourced_components(base: str) -> list[str]:
     return ["ner"]
 
 
-def _check_options(max_steps: int, dev: float) -> None:
+def check_options(max_steps: int, dev: float) -> None:
     """Raise UsageError when ``max_steps`` or the ``dev`` share is out of range."""
     if max_steps < 1:
         raise UsageError("--max-steps must be at least 1", code="E276")
@@ -176,7 +176,7 @@ def _check_options(max_steps: int, dev: float) -> None:
         raise UsageError("--dev must be between 0 and 1 (the share of documents to evaluate on)", code="E276")
 
 
-def _gold_records(gold_path: str | os.PathLike[str], recipe: Recipe) -> tuple[list[Record], Counter[str]]:
+def gold_records(gold_path: str | os.PathLike[str], recipe: Recipe) -> tuple[list[Record], Counter[str]]:
     """Return the gold records with only the recipe's labels, and the spans dropped by label.
 
     Raises DataError when there is nothing to train on.
@@ -196,7 +196,7 @@ def _gold_records(gold_path: str | os.PathLike[str], recipe: Recipe) -> tuple[li
 
 
 @dataclass
-class _Corpus:
+class Corpus:
     """The exported DocBins to train and evaluate on, and what the export warned of."""
 
     train_path: Path
@@ -206,7 +206,7 @@ class _Corpus:
     warnings: list[str]
 
 
-def _export_corpus(
+def export_corpus(
     records: list[Record],
     out_dir: Path,
     gold_path: str | os.PathLike[str],
@@ -214,7 +214,7 @@ def _export_corpus(
     recipe: Recipe,
     dev: float,
     seed: int,
-) -> _Corpus:
+) -> Corpus:
     """Export ``records`` as train and dev DocBins under ``out_dir``; return where they are."""
     from annotate.export import export_records
 
@@ -236,7 +236,7 @@ def _export_corpus(
         # Too few documents to hold any out: evaluate on the training data, and say so.
         dev_path = train_path
         warnings.append("no document fell in the dev split: dev scores are on the training data")
-    return _Corpus(train_path, dev_path, train_docs, dev_docs, warnings)
+    return Corpus(train_path, dev_path, train_docs, dev_docs, warnings)
 
 
 def train(
@@ -258,14 +258,14 @@ def train(
     Documents are split into train and dev by hash (``dev`` is the dev share). The output
     directory appears only when training succeeded.
     """
-    _check_options(max_steps, dev)
+    check_options(max_steps, dev)
     check_writable(out_dir, force=force)
-    records, dropped = _gold_records(gold_path, recipe)
-    _register_logger()
+    records, dropped = gold_records(gold_path, recipe)
+    register_logger()
     started = time.perf_counter()
-    steps = _Steps(progress)
+    steps = StepListener(progress)
     with atomic_dir(out_dir, force=force) as tmp:
-        corpus = _export_corpus(records, tmp / "corpus", gold_path, recipe=recipe, dev=dev, seed=seed)
+        corpus = export_corpus(records, tmp / "corpus", gold_path, recipe=recipe, dev=dev, seed=seed)
         config = build_config(
             lang=recipe.lang,
             train_path=corpus.train_path,
@@ -276,7 +276,7 @@ def train(
             seed=seed,
         )
         config.to_disk(tmp / "config.cfg")
-        log = _run_spacy(config, tmp, steps)
+        log = run_spacy(config, tmp, steps)
         result = TrainResult(
             out_dir=Path(out_dir),
             labels=sorted({s.label for rec in records for s in rec.entities}),
@@ -293,7 +293,7 @@ def train(
     return result
 
 
-class _Steps:
+class StepListener:
     """The training logger's listener: counts the steps, reports progress, keeps the best scores."""
 
     def __init__(self, progress: Callable[[int], None] | None) -> None:
@@ -316,7 +316,7 @@ class _Steps:
         return {k: other.get(k) for k in ("ents_p", "ents_r", "ents_f", "ents_per_type") if k in other}
 
 
-def _run_spacy(config: Any, out_dir: Path, listener: Callable[[dict[str, Any] | None], None]) -> str:
+def run_spacy(config: Any, out_dir: Path, listener: Callable[[dict[str, Any] | None], None]) -> str:
     """Run spaCy's training loop on ``config``, saving into ``out_dir``; return its log."""
     from spacy.training.initialize import init_nlp
     from spacy.training.loop import train as spacy_train
@@ -337,6 +337,11 @@ def _run_spacy(config: Any, out_dir: Path, listener: Callable[[dict[str, Any] | 
 def _save(out_dir: Path, result: TrainResult, log: str) -> None:
     """Write the run's summary (``training.json``) and spaCy's log (``training.log``)."""
     (out_dir / "training.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
+    save_log(out_dir, log)
+
+
+def save_log(out_dir: Path, log: str) -> None:
+    """Write spaCy's log of a training run to ``out_dir/training.log``."""
     # spaCy's messages carry terminal colour codes; the log is for reading in a file.
     (out_dir / "training.log").write_text(re.sub(r"\x1b\[[0-9;]*m", "", log), encoding="utf-8")
 
