@@ -23,35 +23,12 @@ from annotate.nlp.uncertainty import (
 )
 from annotate.recipe import load_recipe
 from annotate.records.model import Record
+from tests import test_preannotate_run as run_tests
+from tests.test_preannotate_run import DOCS, NEWS, ROOT, cli
 
-ROOT = Path(__file__).resolve().parent.parent
-NEWS = ROOT / "recipes" / "news.toml"
-SEED = ROOT / "corpus" / "000_713c0c7ced567231.txt"
+corpus = run_tests.corpus  # the same documents as the run tests, as a fixture
 RE3D = ROOT / "tests" / "data" / "re3d" / "us-state-department.jsonl"
 runner = CliRunner()
-
-DOCS = {
-    "a.txt": "Putin admits holding talks with Kim Jong-un\n\nThe Russian president met Xi Jinping in Moscow.",
-    "b.txt": "UN Secretary-General Antonio Guterres visited Kyiv on Monday with 3 aides.\r\n",
-    "c.txt": "Brics was formed by Brazil, Russia, India, China and South Africa.",
-    "d.txt": "The talks in Geneva ended.",
-    "e.txt": "Fighters of Daesh and the Peshmerga clashed near Kirkuk on 3 May, said Col Jones.",
-}
-
-
-@pytest.fixture()
-def corpus(tmp_path: Path) -> Path:
-    d = tmp_path / "docs"
-    d.mkdir()
-    for name, text in DOCS.items():
-        (d / name).write_text(text, encoding="utf-8", newline="")
-    (d / "seed.txt").write_bytes(SEED.read_bytes())
-    return d
-
-
-def cli(*args: str) -> None:
-    result = runner.invoke(app, ["preannotate", *args], catch_exceptions=False)
-    assert result.exit_code == 0, result.stderr
 
 
 def lines(path: Path) -> list[dict[str, Any]]:

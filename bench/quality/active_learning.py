@@ -110,11 +110,69 @@ def spread(runs: list[dict[str, Any]], key: str = "f1") -> dict[str, float]:
     }
 
 
+# The arms: the score --order uncertainty sorts by, two controls, and an ablation.
+ARMS = {
+    "uncertainty": "the least sure by --order uncertainty (expected errors per token)",
+    "random": "random",
+    "random-same-text": "random, up to as much text as the uncertainty arm",
+    "uncertainty-per-doc": "the least sure by expected errors per document (ablation)",
+}
+
+
+def selections(ordered: list[dict[str, Any]], k: int, seed: int) -> dict[str, list[str]]:
+    """Return the doc_ids each arm trains on for one seed (the uncertainty arms ignore it)."""
+    ids = sorted(r["doc_id"] for r in ordered)
+    chars = {r["doc_id"]: len(r["text"]) for r in ordered}
+    chosen = [r["doc_id"] for r in ordered][:k]
+    per_doc = sorted(ordered, key=lambda r: (-r["meta"]["uncertainty"]["expected_errors"], r["doc_id"]))
+    shuffled = random.Random(seed).sample(ids, len(ids))
+    budget, same_text = sum(chars[i] for i in chosen), []
+    for i in shuffled:
+        if sum(chars[j] for j in same_text) >= budget:
+            break
+        same_text.append(i)
+    return {
+        "uncertainty": chosen,
+        "random": shuffled[:k],
+        "random-same-text": same_text,
+        "uncertainty-per-doc": [r["doc_id"] for r in per_doc][:k],
+    }
+
+
+def run_arms(out: Path, ordered: list[dict[str, Any]], k: int, *, steps: int, seeds: int) -> dict[str, Any]:
+    """Train and score every arm once per seed; return each arm's runs and spread."""
+    by_id = {r["doc_id"]: r for r in read_lines(out / "train-gold.jsonl")}
+    arms: dict[str, dict[str, Any]] = {arm: {"runs": [], "selections": []} for arm in ARMS}
+    for seed in range(seeds):
+        for arm, ids in selections(ordered, k, seed).items():
+            rows = [by_id[i] for i in ids]
+            arms[arm]["selections"].append(selection_stats(rows))
+            gold = write_lines(out / f"gold-{arm}-{seed}.jsonl", rows)
+            log(f"{arm}, seed {seed}: {len(rows)} documents")
+            run = train_and_score(gold, out / f"model-{arm}-{seed}", steps=steps, seed=seed, data=out)
+            arms[arm]["runs"].append(run)
+    for a in arms.values():
+        a["f1"], a["edits"] = spread(a["runs"]), spread(a["runs"], "edits")
+    return arms
+
+
+def curve(out: Path, steps: int) -> dict[str, Any]:
+    """Return ``train --curve`` on the whole pool (its own dev split), fine-tuning as above."""
+    from annotate.quality.curve import train_curve
+    from annotate.recipe import load_recipe
+
+    log("the training curve on the whole pool")
+    result = train_curve(
+        out / "train-gold.jsonl", load_recipe(TRAINED), out / "curve", base=BASE, max_steps=steps, force=True
+    )
+    log(f"  {result.verdict()}")
+    return result.to_dict()
+
+
 def simulate(out: Path, *, steps: int, full_steps: int, seeds: int) -> dict[str, Any]:
     """Run the whole measurement into ``out``; return the results."""
     prepare_re3d.main(str(out))
     pool = read_lines(out / "train-gold.jsonl")
-    by_id = {r["doc_id"]: r for r in pool}
     write_lines(out / "pool-input.jsonl", [{"doc_id": r["doc_id"], "text": r["text"]} for r in pool])
     k = int(len(pool) * SHARE)
 
@@ -122,24 +180,12 @@ def simulate(out: Path, *, steps: int, full_steps: int, seeds: int) -> dict[str,
     ordered = preannotate_file(
         out / "pool-input.jsonl", BASELINE, out / "pool-ordered.jsonl", model=None, order=True
     )
-    chosen = [r["doc_id"] for r in read_lines(ordered)][:k]
     baseline_pred = preannotate_file(
         out / "test-input.jsonl", BASELINE, out / "pred-baseline.jsonl", model=None, order=False
     )
     baseline = score(baseline_pred, out / "test-gold.jsonl")
     log(f"untrained: F1 {baseline['f1']:.3f}")
-
-    arms: dict[str, dict[str, Any]] = {}
-    for arm in ("uncertainty", "random"):
-        runs, stats = [], []
-        for seed in range(seeds):
-            ids = chosen if arm == "uncertainty" else random.Random(seed).sample(sorted(by_id), k)
-            rows = [by_id[i] for i in ids]
-            stats.append(selection_stats(rows))
-            gold = write_lines(out / f"gold-{arm}-{seed}.jsonl", rows)
-            log(f"{arm}, seed {seed}: {k} documents")
-            runs.append(train_and_score(gold, out / f"model-{arm}-{seed}", steps=steps, seed=seed, data=out))
-        arms[arm] = {"runs": runs, "selections": stats, "f1": spread(runs), "edits": spread(runs, "edits")}
+    arms = run_arms(out, read_lines(ordered), k, steps=steps, seeds=seeds)
 
     log(f"the whole pool ({len(pool)} documents)")
     full = train_and_score(out / "train-gold.jsonl", out / "model-full", steps=full_steps, seed=0, data=out)
@@ -148,38 +194,51 @@ def simulate(out: Path, *, steps: int, full_steps: int, seeds: int) -> dict[str,
         "selected_docs": k,
         "steps": steps,
         "full_steps": full_steps,
-        "uncertainty_order": chosen,
+        "uncertainty_order": [r["doc_id"] for r in read_lines(ordered)],
         "untrained": baseline,
         "arms": arms,
         "full": full,
         "gain": full["f1"] - baseline["f1"],
+        "curve": curve(out, full_steps),
     }
 
 
 def table(results: dict[str, Any]) -> str:
     """Return the QUALITY.md table of a run."""
-    k, n = results["selected_docs"], results["pool_docs"]
+    n = results["pool_docs"]
     lines = [
         "| pre-annotation of the held-out source | strict F1, mean ± sd (min–max) | edits, mean | "
-        "chars chosen, mean | gold spans chosen, mean |",
-        "|---|---|---|---|---|",
+        "docs chosen | chars chosen, mean | gold spans chosen, mean |",
+        "|---|---|---|---|---|---|",
         f"| untrained (en_core_web_sm + label map) | {results['untrained']['f1']:.3f} | "
-        f"{results['untrained']['edits']} | | |",
+        f"{results['untrained']['edits']} | | | |",
     ]
     for arm, a in results["arms"].items():
         f, sel = a["f1"], a["selections"]
         chars = statistics.mean(s["chars"] for s in sel)
+        docs = statistics.mean(s["docs"] for s in sel)
         spans = statistics.mean(s["gold_spans"] for s in sel)
         lines.append(
-            f"| fine-tuned on {k} of {n} documents chosen by {arm} | {f['mean']:.3f} ± {f['sd']:.3f} "
-            f"({f['min']:.3f}–{f['max']:.3f}) | {a['edits']['mean']:.0f} | "
+            f"| fine-tuned on {ARMS[arm]} | {f['mean']:.3f} ± {f['sd']:.3f} "
+            f"({f['min']:.3f}–{f['max']:.3f}) | {a['edits']['mean']:.0f} | {docs:.1f} | "
             f"{chars:,.0f} | {spans:.0f} |"
         )
     full = results["full"]
     lines.append(
         f"| fine-tuned on all {n} documents ({results['full_steps']} steps) | {full['f1']:.3f} "
-        f"(gain {results['gain']:+.3f}) | {full['edits']} | | |"
+        f"(gain {results['gain']:+.3f}) | {full['edits']} | {n} | | |"
     )
+    return "\n".join(lines) + "\n\n" + curve_table(results["curve"])
+
+
+def curve_table(curve: dict[str, Any]) -> str:
+    """Return the table of ``train --curve`` on the whole pool, and its verdict."""
+    lines = ["| share of the pool's train split | docs | dev P | dev R | dev F1 |", "|---|---|---|---|---|"]
+    for p in curve["points"]:
+        d = p["dev_scores"]
+        scores = [f"{d[k]:.3f}" for k in ("ents_p", "ents_r", "ents_f")]
+        lines.append("| " + " | ".join([f"{p['fraction']:.0%}", str(p["train_docs"]), *scores]) + " |")
+    lines.append(f"\n{curve['verdict']}")
     return "\n".join(lines)
 
 
