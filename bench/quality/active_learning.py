@@ -10,7 +10,8 @@ their gold); the held-out source is us-state-department (22 documents). The simu
    train --base``), once per seed (seeds 0-4: the seed also picks train's own dev split);
 3. pre-annotate the held-out source with each trained pipeline and score it against its gold.
 
-It also trains on the whole pool, the loop's gain over the untrained pipeline. Everything runs
+It also checks how well the uncertainty ranks the edits the pool's gold needed, trains on the
+whole pool (the loop's gain over the untrained pipeline) and runs ``train --curve`` on it. Everything runs
 through the library that the commands use; results go to OUT/results.json.
 
     python -m bench.quality.active_learning [OUT_DIR] [--steps 200] [--full-steps 600] [--seeds 5]
@@ -169,6 +170,35 @@ def curve(out: Path, steps: int) -> dict[str, Any]:
     return result.to_dict()
 
 
+def _ranks(values: list[float]) -> list[float]:
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    ranks = [0.0] * len(values)
+    for r, i in enumerate(order):
+        ranks[i] = float(r)
+    return ranks
+
+
+def spearman(a: list[float], b: list[float]) -> float:
+    """Return Spearman's rank correlation of ``a`` and ``b`` (ties in input order)."""
+    return statistics.correlation(_ranks(a), _ranks(b))
+
+
+def score_against_edits(ordered: Path, gold: Path) -> dict[str, float]:
+    """Return how well the untrained pipeline's uncertainty ranks the edits the gold needed."""
+    from annotate.quality.evaluate import evaluate_files
+
+    meta = {r["doc_id"]: r["meta"]["uncertainty"] for r in read_lines(ordered)}
+    docs = evaluate_files(ordered, gold).docs
+    edits = [float(d.span_effort.to_dict()["edits"]) for d in docs]
+    u = [meta[d.doc_id] for d in docs]
+    per_token = [e / x["tokens"] for e, x in zip(edits, u, strict=True)]
+    return {
+        "per_token_vs_edits_per_token": spearman([x["score"] for x in u], per_token),
+        "expected_vs_edits": spearman([x["expected_errors"] for x in u], edits),
+        "edits_per_expected_error": sum(edits) / sum(x["expected_errors"] for x in u),
+    }
+
+
 def simulate(out: Path, *, steps: int, full_steps: int, seeds: int) -> dict[str, Any]:
     """Run the whole measurement into ``out``; return the results."""
     prepare_re3d.main(str(out))
@@ -185,6 +215,8 @@ def simulate(out: Path, *, steps: int, full_steps: int, seeds: int) -> dict[str,
     )
     baseline = score(baseline_pred, out / "test-gold.jsonl")
     log(f"untrained: F1 {baseline['f1']:.3f}")
+    diagnosis = score_against_edits(ordered, out / "train-gold.jsonl")
+    log(f"uncertainty against the pool's real edits: {diagnosis}")
     arms = run_arms(out, read_lines(ordered), k, steps=steps, seeds=seeds)
 
     log(f"the whole pool ({len(pool)} documents)")
@@ -196,6 +228,7 @@ def simulate(out: Path, *, steps: int, full_steps: int, seeds: int) -> dict[str,
         "full_steps": full_steps,
         "uncertainty_order": [r["doc_id"] for r in read_lines(ordered)],
         "untrained": baseline,
+        "uncertainty_against_edits": diagnosis,
         "arms": arms,
         "full": full,
         "gain": full["f1"] - baseline["f1"],
