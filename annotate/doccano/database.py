@@ -16,9 +16,10 @@ import sqlite3
 import string
 import subprocess
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
+from annotate.doccano.database_url import DatabaseURL
 from annotate.doccano.datadir import log_tail
 from annotate.doccano.environment import server_env
 from annotate.doccano.install import Installation, Report, locked
@@ -31,6 +32,14 @@ import os, sys
 import django
 django.setup()
 from django.core import management
+from django.db import connection
+from django.db.utils import OperationalError
+try:
+    connection.ensure_connection()
+except OperationalError as e:
+    # One line, for the start's error message: a refused connection, a missing database, a login.
+    print("annotate-database-error: " + " ".join(str(e).split()), flush=True)
+    sys.exit(4)
 if os.environ.get("ANNOTATE_MIGRATE") == "1":
     management.call_command("migrate", interactive=False, verbosity=0)
     management.call_command("create_roles", verbosity=0)
@@ -72,7 +81,7 @@ def set_admin_sqlite(db: Path, username: str, password: str) -> None:
 
     Starting Django just for this costs seconds of CPU while the server boots; the row is simple.
     """
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
     hashed = _django_password_hash(password)
     with contextlib.closing(sqlite3.connect(db, timeout=30)) as conn, conn:
         updated = conn.execute(
@@ -173,7 +182,13 @@ def run_setup(
     return proc
 
 
-def wait_setup(proc: subprocess.Popen[bytes], log: Path, timeout: float = 300) -> None:
+#: The setup script's exit status when it cannot connect to the database.
+DATABASE_UNREACHABLE = 4
+
+
+def wait_setup(
+    proc: subprocess.Popen[bytes], log: Path, timeout: float = 300, *, database: DatabaseURL | None = None
+) -> None:
     """Wait for the setup script; ServerStartFailed (with its log's tail) unless it succeeded."""
     try:
         code = proc.wait(timeout=timeout)
@@ -181,7 +196,21 @@ def wait_setup(proc: subprocess.Popen[bytes], log: Path, timeout: float = 300) -
         proc.kill()
         proc.wait()
         code = -1
+    if code == DATABASE_UNREACHABLE and database is not None:
+        raise _unreachable(database, log)
     if code != 0:
         raise ServerStartFailed(
             f"setting up Doccano's database failed (exit {code}): {log_tail(log, 3)}", hint=f"see {log}"
         )
+
+
+def _unreachable(database: DatabaseURL, log: Path) -> ServerStartFailed:
+    """The error for a database the setup script could not connect to (its password never shown)."""
+    reason = log_tail(log, 1).removeprefix("annotate-database-error: ")
+    if database.password:
+        reason = reason.replace(database.password, "***")
+    return ServerStartFailed(
+        f"cannot use the database {database.url}: {reason}",
+        hint="check ANNOTATE_DATABASE_URL (host, port, database, user, password; ?sslmode=disable "
+        "for a server without SSL); the server was not started",
+    )

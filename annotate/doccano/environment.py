@@ -77,12 +77,17 @@ def _settings_dir(data_dir: Path) -> Path:
     return directory
 
 
-def server_env(inst: Installation, data_dir: Path, database_url: str, *, secret_key: str) -> dict[str, str]:
-    """Return the environment for Doccano's processes: ours minus anything that could leak or mislead."""
+def server_env(
+    inst: Installation, data_dir: Path, database_url: str, *, secret_key: str, pgpass: Path | None = None
+) -> dict[str, str]:
+    """Return the environment for Doccano's processes: ours minus anything that could leak or mislead.
+
+    ``database_url`` never holds a password: PostgreSQL's is read by libpq from ``pgpass``.
+    """
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("DOCCANO_", "CELERY_", "DJANGO_", "PYTHON", "VIRTUAL_ENV"))
+        if not k.startswith(("DOCCANO_", "CELERY_", "DJANGO_", "PYTHON", "VIRTUAL_ENV", "PG", "ANNOTATE_"))
         and k not in ("DATABASE_URL", "MEDIA_ROOT", "SECRET_KEY", "DEBUG")
     }
     env.update(
@@ -97,4 +102,6 @@ def server_env(inst: Installation, data_dir: Path, database_url: str, *, secret_
         PYTHONUNBUFFERED="1",
         PATH=f"{inst.bin}{os.pathsep}{os.environ.get('PATH', '')}",
     )
+    if pgpass is not None:
+        env["PGPASSFILE"] = str(pgpass)
     return env

@@ -1,6 +1,9 @@
-"""The exact versions of Doccano's venv that annotate is tested with (``pip freeze`` of a working install).
+"""The exact versions of Doccano's venv that annotate is tested with, on Python 3.11, 3.12 and 3.13.
 
-Passed to pip as constraints, so that a fresh install resolves to the same, known-good set.
+pip installs exactly this list with ``--no-deps``: Doccano 1.8.4 declares ``pandas<2`` (and so numpy 1),
+which has no wheels past Python 3.11, but the parts of Doccano that annotate uses run on pandas 2.2.3
+and numpy 2.1.3 (see the README). Changing a line here changes the venv's directory name, so a
+changed set is installed afresh rather than over an old one.
 """
 
 DOCCANO_CONSTRAINTS = (
@@ -69,17 +72,19 @@ DOCCANO_CONSTRAINTS = (
     "MarkupSafe==3.0.4",
     "marshmallow==3.26.2",
     "narwhals==2.29.0",
-    "numpy==1.26.4",
+    "numpy==2.1.3",
     "oauthlib==4.0.1",
     "openpyxl==3.1.5",
     "opentelemetry-api==1.45.2",
     "orderedmultidict==1.0.2",
     "packaging==26.4",
-    "pandas==1.5.3",
+    "pandas==2.2.3",
     "prometheus_client==0.26.0",
     "prompt_toolkit==3.0.53",
     "proto-plus==1.29.0",
     "protobuf==7.36.2",
+    # PostgreSQL, for a team server (ANNOTATE_DATABASE_URL).
+    "psycopg2-binary==2.9.13",
     "psutil==7.2.2",
     "pyasn1==0.6.5",
     "pyasn1_modules==0.4.2",
@@ -103,7 +108,7 @@ DOCCANO_CONSTRAINTS = (
     "scikit-learn==1.9.1",
     "scipy==1.17.1",
     "seqeval==1.2.2",
-    "setuptools==65.5.0",
+    "setuptools==75.8.0",
     "shortuuid==1.0.13",
     "six==1.17.0",
     "SQLAlchemy==1.4.54",
@@ -114,6 +119,8 @@ DOCCANO_CONSTRAINTS = (
     "tornado==6.6.1",
     "typing-inspection==0.4.5",
     "typing_extensions==4.16.0",
+    # pandas 2 reads time zones from it.
+    "tzdata==2026.4",
     "tzlocal==5.4.5",
     "uritemplate==4.2.0",
     "urllib3==2.8.0",

@@ -2,7 +2,8 @@
 
 Layout (``home`` = ``$ANNOTATE_HOME``, see :func:`annotate.settings.annotate_home`)::
 
-    home/doccano/venv/                 Doccano's own virtual environment (never the tool's)
+    home/doccano/venv-py<X.Y>-<hash>/  Doccano's own virtual environment (never the tool's), one per
+                                       Python version and pin set
     home/doccano/template-<ver>-r<n>.sqlite3
                                        a migrated, empty database, copied for a fast start
     home/server/                       the default data dir (``--data-dir`` picks another)
@@ -10,11 +11,15 @@ Layout (``home`` = ``$ANNOTATE_HOME``, see :func:`annotate.settings.annotate_hom
         server.json                    PIDs (with their start times), port, URL   (0600)
         credentials.json               admin user name and password              (0600)
         secret_key                     Django's SECRET_KEY for this server       (0600)
+        pgpass                         the PostgreSQL password, for libpq        (0600)
         settings/                      the Django settings module the processes load
 
 The web app runs under gunicorn bound to 127.0.0.1 only, and the Celery worker runs on the same
 ``DATABASE_URL`` (its broker is that database, so no Redis is needed). Each runs in its own
 process group, so :func:`stop` can end exactly the processes it started, children included.
+
+The database is SQLite in the data dir, or the one ``$ANNOTATE_DATABASE_URL`` names (PostgreSQL),
+whose password goes only into ``pgpass`` (see :mod:`~annotate.doccano.database_url`).
 
 The admin password is generated here. For SQLite its Django hash is written straight into the
 copied database; otherwise it goes to a Django script on stdin. It is never in argv or the
@@ -46,6 +51,7 @@ from annotate.doccano.database import (
     use_wal,
     wait_setup,
 )
+from annotate.doccano.database_url import DatabaseURL, parse, pgpass_line, pgpass_path
 from annotate.doccano.datadir import (
     STATE_FILE,
     django_secret_key,
@@ -57,7 +63,7 @@ from annotate.doccano.datadir import (
 from annotate.doccano.environment import SQLITE_LOCK_TIMEOUT, server_env
 from annotate.doccano.install import Installation, Report, ensure_installed, locked
 from annotate.doccano.processes import free_port, is_alive, port_free, spawn, stop_records
-from annotate.errors import ConfigError, ServerError, ServerStartFailed
+from annotate.errors import ServerError, ServerStartFailed
 from annotate.settings import CREDENTIALS_FILE, annotate_home, default_server_dir, read_credentials
 
 __all__ = [
@@ -111,6 +117,8 @@ class ServerStatus:
     username: str | None = None
     doccano_version: str | None = None
     logs: list[Path] = field(default_factory=list)
+    database: str | None = None
+    """The database URL the server runs on, without its password."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +128,7 @@ class _Prepared:
     inst: Installation
     env: dict[str, str]
     password: str
+    database: str
 
 
 # -- start / stop / status ---------------------------------------------------------------------------
@@ -138,6 +147,9 @@ def start(
     tie_to_parent: bool = False,
 ) -> ServerInfo:
     """Start the local server (installing Doccano first if needed) and return where it runs.
+
+    ``database_url``: SQLite in the data dir when None; a ``postgresql://`` URL (its password,
+    if any, is kept out of every process's argv and environment).
 
     Idempotent: if this data dir's server already runs, return it with ``already_running=True``.
     Raises ServerStartFailed when a port is taken or the server does not become healthy.
@@ -229,26 +241,35 @@ def _prepare(
     inst = ensure_installed(home, report=report)
     # The database: a copy of the migrated template takes a second; migrating takes ~12 s.
     # A database we did not just copy may come from anywhere (or an older Doccano): migrate it.
-    database_url, sqlite_path = _resolve_database(data_dir, database_url)
+    db, sqlite_path = _resolve_database(data_dir, database_url)
     fresh_db = False
     if sqlite_path is not None and not sqlite_path.exists():
         copy_template(ensure_template(home, inst, report=report), sqlite_path)
         fresh_db = True
-    env = server_env(inst, data_dir, database_url, secret_key=django_secret_key(data_dir))
-    password = _set_up_database(inst, env, data_dir, sqlite_path, fresh_db=fresh_db, report=report)
-    return _Prepared(inst=inst, env=env, password=password)
+    env = server_env(
+        inst, data_dir, db.url, secret_key=django_secret_key(data_dir), pgpass=_write_pgpass(data_dir, db)
+    )
+    password = _set_up_database(inst, env, data_dir, sqlite_path, fresh_db=fresh_db, report=report, db=db)
+    return _Prepared(inst=inst, env=env, password=password, database=db.url)
 
 
-def _resolve_database(data_dir: Path, database_url: str | None) -> tuple[str, Path | None]:
-    """Return the database URL to run on (SQLite in the data dir by default) and its SQLite file, if any."""
-    if database_url is None:
-        database_url = sqlite_url(data_dir / "db.sqlite3")
-    elif not database_url.startswith(("sqlite:", "postgres:", "postgresql:", "mysql:")):
-        raise ConfigError("--database-url must be a sqlite://, postgres:// or mysql:// URL")
-    sqlite_path = sqlite_file(database_url)
+def _resolve_database(data_dir: Path, database_url: str | None) -> tuple[DatabaseURL, Path | None]:
+    """Return the database to run on (SQLite in the data dir by default) and its SQLite file, if any."""
+    db = parse(database_url) if database_url else DatabaseURL(sqlite_url(data_dir / "db.sqlite3"))
+    sqlite_path = sqlite_file(db.url)
     if sqlite_path is not None:
-        database_url = sqlite_url(sqlite_path)  # absolute: the processes run in another cwd
-    return database_url, sqlite_path
+        db = DatabaseURL(sqlite_url(sqlite_path))  # absolute: the processes run in another cwd
+    return db, sqlite_path
+
+
+def _write_pgpass(data_dir: Path, db: DatabaseURL) -> Path | None:
+    """Write the database password to the data dir's 0600 libpq password file; return it (None: none)."""
+    path = pgpass_path(data_dir)
+    if not db.password:
+        path.unlink(missing_ok=True)
+        return None
+    write_private(path, pgpass_line(db))
+    return path
 
 
 def _set_up_database(
@@ -259,6 +280,7 @@ def _set_up_database(
     *,
     fresh_db: bool,
     report: Report | None,
+    db: DatabaseURL,
 ) -> str:
     """Migrate a database we did not just copy, make sure the admin exists; return the admin password."""
     default_db = sqlite_path == data_dir / "db.sqlite3"
@@ -271,7 +293,7 @@ def _set_up_database(
         setup = run_setup(
             inst, env, migrate=True, username=ADMIN_USERNAME, password=password, log=logs / "setup.log"
         )
-        wait_setup(setup, logs / "setup.log")
+        wait_setup(setup, logs / "setup.log", database=db)
     elif sqlite_path is not None and (fresh_db or creds is None):
         set_admin_sqlite(sqlite_path, ADMIN_USERNAME, password)
     if sqlite_path is not None:
@@ -298,6 +320,7 @@ def _launch(
     Each process goes into ``records`` as it starts, so that the caller can stop what did start.
     """
     inst, env, logs = prepared.inst, prepared.env, data_dir / "logs"
+    # The web server and the worker must see the same database (the broker's queue is in it).
     records["web"] = spawn(
         _web_command(inst, port, workers), env, inst.backend, logs / "web.log", tie_to_parent=tie_to_parent
     )
@@ -316,6 +339,7 @@ def _launch(
                 "port": port,
                 "processes": records,
                 "doccano_version": inst.version,
+                "database": prepared.database,
                 "started_at": time.time(),
             },
             indent=2,
@@ -441,6 +465,7 @@ def status(data_dir: Path | None = None, *, check_health: bool = True) -> Server
         logs=logs,
         username=creds.username if creds else None,
         doccano_version=state.get("doccano_version"),
+        database=state.get("database"),
     )
     if len(alive) < len(records):
         dead = sorted(set(records) - set(alive))

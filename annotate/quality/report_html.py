@@ -406,7 +406,7 @@ def render_report(
     more = ""
     if len(docs) > len(shown):
         more = f'<p class="muted">{len(docs) - len(shown)} more documents not shown.</p>'
-    when = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    when = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
