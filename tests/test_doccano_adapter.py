@@ -222,20 +222,63 @@ def test_a_non_json_answer_is_a_server_error(doccano_api: DoccanoAPI) -> None:
         doccano_api.get_json(f"{doccano_api.url}/no-such-page")
 
 
-def test_doccano_client_shares_the_token_and_timeouts(doccano_api: DoccanoAPI, doccano_project) -> None:
-    client = doccano_api.client()
-    with doccano_api._mapped("list projects via doccano-client"):
-        names = [p.name for p in client.list_projects()]
-    assert doccano_project["name"] in names
-    session = client._base_repository._session
-    assert session.timeout == doccano_api.session.timeout
-    assert "Content-Type" not in doccano_api.session.headers
+_CLIENT_CHECKS = """
+import json
+from annotate.doccano import doccano_client, DoccanoAPI
+from annotate.errors import NotFound
+from annotate.settings import resolve_settings
 
-
-def test_doccano_client_errors_are_mapped(doccano_api: DoccanoAPI) -> None:
-    client = doccano_api.client()
-    with pytest.raises(NotFound), doccano_api._mapped("find project"):
+settings = resolve_settings()
+client = doccano_client(settings)
+names = [p.name for p in client.list_projects()]
+session = client._base_repository._session
+try:
+    with DoccanoAPI(settings)._mapped("find project"):
         client.find_project_by_id(999999)
+    mapped = None
+except NotFound as e:
+    mapped = type(e).__name__
+api = DoccanoAPI(settings)
+print(json.dumps({
+    "names": names,
+    "timeout": repr(session.timeout),
+    "our_timeout": repr(api.session.timeout),
+    "token": session.headers.get("Authorization", "").startswith("Token "),
+    "our_content_type": "Content-Type" in api.session.headers,
+    "not_found": mapped,
+}))
+"""
+
+
+def test_doccano_client_is_logged_in_from_our_settings_with_our_timeouts(
+    doccano_settings, doccano_project
+) -> None:
+    from doccano_client_venv import run_with_client
+
+    got = run_with_client(_CLIENT_CHECKS, doccano_settings)
+    assert doccano_project["name"] in got["names"]
+    assert got["token"] and got["timeout"] == got["our_timeout"]
+    assert not got["our_content_type"], "doccano-client's JSON Content-Type leaked into our session"
+
+
+def test_doccano_client_errors_are_mapped(doccano_settings) -> None:
+    from doccano_client_venv import run_with_client
+
+    assert run_with_client(_CLIENT_CHECKS, doccano_settings)["not_found"] == "NotFound"
+
+
+def test_without_doccano_client_its_client_is_a_config_error_naming_the_extra(
+    doccano_api: DoccanoAPI,
+) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("doccano_client") is not None:
+        pytest.skip("doccano-client is installed here")
+    from annotate.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="doccano-client is not installed") as e:
+        doccano_api.client()
+    assert "annotate[doccano-client]" in (e.value.hint or "")
 
 
 def _response_with(headers: dict[str, str]):

@@ -9,6 +9,6 @@ environment (its pins in :mod:`annotate.doccano.pins`), and :mod:`annotate.docca
 checks a connection.
 """
 
-from annotate.doccano.api import DoccanoAPI, RetryPolicy, WaitStopped, connect
+from annotate.doccano.api import DoccanoAPI, RetryPolicy, WaitStopped, connect, doccano_client
 
-__all__ = ["DoccanoAPI", "RetryPolicy", "WaitStopped", "connect"]
+__all__ = ["DoccanoAPI", "RetryPolicy", "WaitStopped", "connect", "doccano_client"]

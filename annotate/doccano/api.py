@@ -23,6 +23,8 @@ A new family gets its own module with a ``Transport`` subclass, added to ``Docca
 
 from __future__ import annotations
 
+from typing import Any
+
 from annotate.doccano.client import DoccanoClientBridge
 from annotate.doccano.examples import Examples
 from annotate.doccano.label_types import LabelTypes
@@ -46,3 +48,12 @@ class DoccanoAPI(Projects, LabelTypes, Examples, Tasks, Users, DoccanoClientBrid
 def connect(settings: ConnectionSettings, *, retry: RetryPolicy | None = None) -> DoccanoAPI:
     """Return a logged-in adapter for ``settings``."""
     return DoccanoAPI(settings, retry=retry).login()
+
+
+def doccano_client(settings: ConnectionSettings, *, retry: RetryPolicy | None = None) -> Any:
+    """Return a ``doccano_client.DoccanoClient`` logged in from ``settings``, with our timeouts and retries.
+
+    Needs the extra ``annotate[doccano-client]`` (Python 3.11 and 3.12; ``scripts/setup.sh`` puts it in
+    ``.venv-doccano-client``); without it, a ConfigError says so.
+    """
+    return connect(settings, retry=retry).client()

@@ -12,7 +12,7 @@ from typing import Any
 import requests
 
 from annotate.doccano.transport import ResilientSession, Transport, describe_failure
-from annotate.errors import ConnectionFailed, ServerError
+from annotate.errors import ConfigError, ConnectionFailed, ServerError
 
 
 class DoccanoClientBridge(Transport):
@@ -41,7 +41,14 @@ class DoccanoClientBridge(Transport):
         It gets its own session (doccano-client wants a JSON Content-Type on every call, which would
         break multipart uploads on ours).
         """
-        from doccano_client import DoccanoClient
+        try:
+            from doccano_client import DoccanoClient
+        except ImportError:
+            raise ConfigError(
+                "doccano-client is not installed in this environment",
+                hint="it is the extra annotate[doccano-client] (Python 3.11 or 3.12: it needs pydantic<2); "
+                "scripts/setup.sh installs it into .venv-doccano-client",
+            ) from None
 
         client = DoccanoClient(self.url)
         base = client._base_repository
