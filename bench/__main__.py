@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from bench import client_baselines
 from bench.harness import log, machine, table
 from bench.run import Config, run_all
 from bench.server import Server, doccano_server
@@ -160,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = config(a, wd)
         model = a.model or _recipe_model(cfg.recipe)
         rows = run_all(cfg, server, set(a.only) if a.only else None)
-    mach = machine(model, server_how[0] if server_how else "not started")
+    mach = machine(model, server_how[0] if server_how else "not started", client_baselines.version())
     mach.append(("load average at start", load_at_start))
     mach.append(("load average at the end", ", ".join(f"{x:.2f}" for x in os.getloadavg())))
     body = table(rows)

@@ -8,10 +8,17 @@
 - the raw Doccano export task alone (schedule, wait, download the zip).
 
 These call doccano-client directly on purpose: they are the user's alternative, not project code.
+doccano-client is the extra ``annotate[doccano-client]``, which does not share the tool's environment
+(it needs pydantic 1): the bench runs this module as a script in ``.venv-doccano-client``
+(``python -m bench.baselines ACTION ARGS_JSON``, see :mod:`bench.client_baselines`), which times the
+call itself, so the baseline pays no interpreter start-up or login.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import sys
 import time
 import zipfile
 from pathlib import Path
@@ -23,21 +30,6 @@ from doccano_client.repositories.data_upload import DataUploadRepository
 from doccano_client.repositories.task_status import TaskStatusRepository
 
 POLL = 0.05
-
-# A stand-alone script: load the pipeline exactly as ours does and run nlp.pipe over the texts,
-# keeping each doc's entities so that the work is not optimised away.
-NLP_PIPE_SCRIPT = r"""
-import json, sys
-batch_size = int(sys.argv[2])
-from bench.pipeline import load_same_pipeline
-nlp = load_same_pipeline(sys.argv[3], sys.argv[4] if len(sys.argv) > 4 else None)
-texts = (json.loads(line)["text"] for line in open(sys.argv[1], encoding="utf-8"))
-n = ents = 0
-for doc in nlp.pipe(texts, batch_size=batch_size):
-    n += 1
-    ents += len(doc.ents)
-print(json.dumps({"docs": n, "ents": ents}))
-"""
 
 
 def client_for(url: str, username: str, password: str) -> DoccanoClient:
@@ -134,3 +126,32 @@ def one_call_per_span(client: DoccanoClient, project_id: int, tasks: list[dict[s
             )
             calls += 1
     return calls
+
+
+def main(argv: list[str]) -> None:
+    """``python -m bench.baselines ACTION ARGS_JSON``: log in from DOCCANO_*, run one baseline, time it.
+
+    Prints ``{"seconds": …, "result": …}``; ``seconds`` covers the baseline's own work only.
+    """
+    action, args = argv[0], json.loads(argv[1])
+    client = client_for(
+        os.environ["DOCCANO_URL"], os.environ["DOCCANO_USERNAME"], os.environ["DOCCANO_PASSWORD"]
+    )
+    if action == "new_project":
+        fn = lambda: new_project(client, args["name"], args["spans"], args["relations"])  # noqa: E731
+    elif action == "one_call_per_span":
+        tasks = [json.loads(line) for line in open(args["tasks"], encoding="utf-8")]
+        fn = lambda: one_call_per_span(client, args["project"], tasks)  # noqa: E731
+    elif action == "raw_import":
+        fn = lambda: raw_import(client, args["project"], Path(args["path"]))  # noqa: E731
+    elif action == "raw_export":
+        fn = lambda: raw_export(client, args["project"], Path(args["out_dir"]))  # noqa: E731
+    else:
+        raise SystemExit(f"unknown baseline {action}")
+    t0 = time.perf_counter()
+    result = fn()
+    print(json.dumps({"seconds": time.perf_counter() - t0, "result": result}))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -136,7 +136,7 @@ def _version(dist: str) -> str:
         return "not installed"
 
 
-def machine(model: str, server_how: str) -> list[tuple[str, str]]:
+def machine(model: str, server_how: str, client_version: str = "") -> list[tuple[str, str]]:
     """Describe the machine and software the numbers came from."""
     try:
         usable = len(os.sched_getaffinity(0))
@@ -157,7 +157,7 @@ def machine(model: str, server_how: str) -> list[tuple[str, str]]:
         ("Python", f"{platform.python_implementation()} {platform.python_version()}"),
         ("spaCy", _version("spacy")),
         ("model", model),
-        ("doccano-client", _version("doccano-client")),
+        ("doccano-client", client_version),
         ("Doccano server", server_how),
     ]
 

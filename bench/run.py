@@ -13,8 +13,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench import baselines, corpus, ours
+from bench import client_baselines, corpus, ours
 from bench.harness import Row, log, median, run_proc, timed
+from bench.pipeline import NLP_PIPE_SCRIPT
 from bench.server import Server
 
 # Labels of the generated tasks; the baselines' projects get them up front (setup, not timed).
@@ -133,7 +134,7 @@ def preannotate_rows(cfg: Config, c: Corpus) -> list[Row]:
     base_cmd = [
         sys.executable,
         "-c",
-        baselines.NLP_PIPE_SCRIPT,
+        NLP_PIPE_SCRIPT,
         str(articles),
         str(cfg.batch_size),
         str(cfg.recipe),
@@ -233,7 +234,8 @@ def server_rows(cfg: Config, c: Corpus, server: Server) -> list[Row]:
     sample = [
         json.loads(line) for _, line in zip(range(cfg.sample), tasks.open(encoding="utf-8"), strict=False)
     ]
-    client = baselines.client_for(server.url, server.username, server.password)
+    sample_path = cfg.workdir / "one-call-sample.jsonl"
+    sample_path.write_text("".join(json.dumps(t) + "\n" for t in sample), encoding="utf-8")
     recipe = ours.load_recipe(cfg.recipe)
     api = ours.connect(server)
     stamp = time.strftime("%H%M%S")
@@ -244,20 +246,21 @@ def server_rows(cfg: Config, c: Corpus, server: Server) -> list[Row]:
     pushed_projects: list[str] = []
 
     def push_body(_: Row) -> None:
+        client = client_baselines.ClientBaselines(server)
         for i in range(cfg.runs):
             # Baseline 1: one call per example/span/relation, on a sample.
-            p1 = baselines.new_project(client, f"bench-calls-{stamp}-{i}", SPAN_LABELS, RELATION_TYPES)
-            t_call, calls = timed(partial(baselines.one_call_per_span, client, p1, sample))
+            p1 = client.new_project(f"bench-calls-{stamp}-{i}", SPAN_LABELS, RELATION_TYPES)
+            t_call, calls = client.one_call_per_span(p1, sample_path)
             per_doc = t_call / len(sample)
             per_call.append(t_call / calls)
             r_call.base_s.append(per_doc * n)
             # Baseline 2: the raw import task; and ours, into a new project it creates from the recipe.
-            p2 = baselines.new_project(client, f"bench-import-{stamp}-{i}", SPAN_LABELS, RELATION_TYPES)
+            p2 = client.new_project(f"bench-import-{stamp}-{i}", SPAN_LABELS, RELATION_TYPES)
             name = f"bench-ours-{stamp}-{i}"
             ledger = cfg.workdir / f"ledger-{stamp}-{i}"
             (t_imp, count), (t_ours, rep) = alternate(
                 i,
-                partial(timed, partial(baselines.raw_import, client, p2, imp)),
+                partial(client.raw_import, p2, imp),
                 partial(timed, partial(ours.push, api, tasks, name, recipe, ledger)),
             )
             if count != n:
@@ -303,7 +306,8 @@ def server_rows(cfg: Config, c: Corpus, server: Server) -> list[Row]:
         if not pushed_projects:
             raise RuntimeError("no project was pushed")
         project = pushed_projects[-1]
-        pid = next(p.id for p in client.list_projects() if p.name == project)
+        client = client_baselines.ClientBaselines(server)
+        pid = int(api.find_project(project)["id"])
         gold = cfg.workdir / "pulled-gold.jsonl"
         out_dir = cfg.workdir / "export-out"
 
@@ -321,7 +325,7 @@ def server_rows(cfg: Config, c: Corpus, server: Server) -> list[Row]:
         for i in range(cfg.runs):
             (t_raw, lines), (t_ours, _) = alternate(
                 i,
-                partial(timed, partial(baselines.raw_export, client, pid, cfg.workdir / f"raw-export-{i}")),
+                partial(client.raw_export, pid, cfg.workdir / f"raw-export-{i}"),
                 partial(timed, ours_flow),
             )
             if lines != n:
