@@ -157,12 +157,14 @@ _FAILED_PACKAGE = (
 
 
 def failed_package(lines: list[str]) -> str | None:
-    """Return the package pip names in its failure lines, None if it names none."""
+    """Return the package pip names in its failure lines (with its pin, if ours), None if it names none."""
     for pattern in _FAILED_PACKAGE:
         for line in lines:
             m = pattern.search(line)
             if m:
-                return m.group(1)
+                name = m.group(1).split("==")[0].lower().replace("_", "-")
+                pins = {p.split("==")[0].lower().replace("_", "-"): p for p in DOCCANO_CONSTRAINTS}
+                return pins.get(name, m.group(1))
     return None
 
 
