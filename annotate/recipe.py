@@ -112,10 +112,8 @@ def _config_error(
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        import tomllib  # type: ignore[import-not-found,unused-ignore]
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[import-not-found,no-redef,unused-ignore]
+    import tomllib
+
     try:
         with open(path, "rb") as f:
             data: dict[str, Any] = tomllib.load(f)

@@ -432,10 +432,7 @@ def validate_records(
 
 def validate_recipe_file(path: str | os.PathLike[str]) -> ValidationReport:
     """Validate a recipe file: TOML syntax, the recipe schema, then the recipe loader's checks."""
-    try:
-        import tomllib  # type: ignore[import-not-found,unused-ignore]
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[import-not-found,no-redef,unused-ignore]
+    import tomllib
 
     from annotate.records import schemas
 
