@@ -36,7 +36,8 @@ pip_install $VENV/bin/pip install --no-deps -r requirements-model.txt
 # Python 3.13: it lives in its own venv, for the tests and the bench baselines that use it.
 if [ "$want" = 3.13 ]; then
     echo "setup: skipping $CLIENT_VENV: doccano-client 1.2.8 does not install on Python 3.13" \
-        "(its dataclasses-json<0.6 needs Python < 3.13); the tests that use it skip" >&2
+        "(its dataclasses-json<0.6 needs Python < 3.13); the tests that use it run in" \
+        ".venv-doccano-client where a 3.11/3.12 setup made one, else skip" >&2
     rm -rf "$CLIENT_VENV"
 else
     have=$([ -x $CLIENT_VENV/bin/python ] \
