@@ -41,6 +41,10 @@ class Users(Transport):
                 e.message.replace(password, "***"), status=e.status, body=e.body.replace(password, "***")
             ) from None
 
+    def list_users(self) -> list[dict[str, Any]]:
+        """Return every user of the server (``id``, ``username``, ``is_superuser``, ``is_staff``)."""
+        return list(self.get_json("users", what="list users"))
+
     def find_user(self, username: str) -> dict[str, Any]:
         """Return the user with exactly this name; NotFound otherwise."""
         for user in self.get_json("users", params={"q": username}, what="list users"):
