@@ -122,7 +122,8 @@ def _show_team_report(team: TeamPushReport, tasks: Path) -> None:
         typer.echo(report.project_url)
     verb = "would route" if team.dry_run else "routed"
     err(
-        f"{verb} {team.total - len(team.refused)} documents to {len(team.annotators)} annotators, {team.overlap} each"
+        f"{verb} {team.total - len(team.refused)} documents to {len(team.annotators)} annotators, "
+        f"{team.overlap} each"
     )
 
 
