@@ -108,3 +108,24 @@ class Examples(Transport):
     def list_comments(self, project_id: int) -> list[dict[str, Any]]:
         """Return every comment of a project (``example``, ``username``, ``text``, ``created_at``)."""
         return self.list_all(f"projects/{int(project_id)}/comments")
+
+    def add_comment(self, project_id: int, example_id: int, text: str) -> dict[str, Any]:
+        """Add a comment to an example; return it. Doccano 1.8.4 takes the example as a query parameter."""
+        return self._request(
+            "POST",
+            f"projects/{int(project_id)}/comments",
+            params={"example": int(example_id)},
+            json={"text": text},
+            expected=(201,),
+            what=f"comment on example {example_id}",
+        ).json()
+
+    def confirm_example(self, project_id: int, example_id: int) -> None:
+        """Toggle the caller's confirmation of an example (Doccano's ``states`` POST toggles)."""
+        self._request(
+            "POST",
+            f"projects/{int(project_id)}/examples/{int(example_id)}/states",
+            json={},
+            expected=(201, 204),
+            what=f"confirm example {example_id}",
+        )
