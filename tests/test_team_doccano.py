@@ -216,3 +216,178 @@ def test_an_annotator_cannot_reach_another_annotators_project(
     with pushed_team.login(alice) as api:
         with pytest.raises((PermissionDenied, NotFound)):
             api.list_examples(bobs)
+
+
+def _pair_docs(team: PushedTeam, doccano_api: DoccanoAPI) -> tuple[str, str, list[str]]:
+    """Return two annotators and the documents both of them got (in routing order)."""
+    routing = route(list(team.tasks), team.annotators, 2)
+    x, y = team.annotators[:2]
+    both = [d for d, names in routing.items() if names == (x, y) and len(team.tasks[d].entities) >= 3]
+    assert len(both) >= 3, "the corpus gives each pair several documents"
+    return x, y, both
+
+
+def _example(api: DoccanoAPI, doc_id: str) -> tuple[int, dict[str, Any]]:
+    """Return (project id, example) of ``doc_id`` in the only project the user sees."""
+    [proj] = api.list_projects()
+    pid = int(proj["id"])
+    return pid, next(ex for ex in api.list_examples(pid) if ex["meta"]["doc_id"] == doc_id)
+
+
+def _unrelated_span(api: DoccanoAPI, pid: int, eid: int) -> dict[str, Any]:
+    """Return a span of an example that no relation uses (deleting it changes one span only)."""
+    used = {r["from_id"] for r in api.list_relations(pid, eid)} | {
+        r["to_id"] for r in api.list_relations(pid, eid)
+    }
+    return next(
+        s for s in sorted(api.list_spans(pid, eid), key=lambda s: s["start_offset"]) if s["id"] not in used
+    )
+
+
+def test_edits_through_each_login_come_back_attributed_then_adjudicate_and_review(
+    pushed_team: PushedTeam, doccano_api: DoccanoAPI, make_user: Any, tmp_path: Path
+) -> None:
+    x, y, (agreed_doc, deleted_doc, relabelled_doc, *_) = _pair_docs(pushed_team, doccano_api)
+    # x deletes a span in one document and confirms it; y relabels a span in another; both
+    # confirm the first document as it is.
+    with pushed_team.login(x) as api:
+        pid, ex = _example(api, deleted_doc)
+        gone = _unrelated_span(api, pid, ex["id"])
+        api.delete_span(pid, ex["id"], gone["id"])
+        api.confirm_example(pid, ex["id"])
+        api.confirm_example(pid, _example(api, agreed_doc)[1]["id"])
+    with pushed_team.login(y) as api:
+        pid, ex = _example(api, relabelled_doc)
+        span = _unrelated_span(api, pid, ex["id"])
+        types = {t["text"]: t["id"] for t in api.list_label_types(pid, "span")}
+        new_label = "ORG" if types.get("ORG") != span["label"] else "PERSON"
+        api.delete_span(pid, ex["id"], span["id"])
+        api.create_span(
+            pid, ex["id"], label_id=types[new_label], start=span["start_offset"], end=span["end_offset"]
+        )
+        api.confirm_example(pid, _example(api, agreed_doc)[1]["id"])
+    per = tmp_path / "per.jsonl"
+    pulled = invoke(
+        ["pull", "--project", pushed_team.name, "--per-annotator", "--out", str(per)], pushed_team.env
+    )
+    assert pulled.exit_code == 0, pulled.output
+    records = [r for _, r in read_records(per)]
+    # One record per (document, annotator), each attributed to the person, not the admin.
+    assert len(records) == 2 * len(pushed_team.tasks)
+    assert {r.annotator for r in records} == set(pushed_team.annotators)
+    mine = {(r.doc_id, r.annotator): r for r in records}
+    task = pushed_team.tasks
+    gone_key = (gone["start_offset"], gone["end_offset"])
+    assert {s.key for s in mine[(deleted_doc, x)].entities} == {
+        s.key for s in task[deleted_doc].entities if (s.start, s.end) != gone_key
+    }
+    assert {s.key for s in mine[(deleted_doc, y)].entities} == {s.key for s in task[deleted_doc].entities}
+    moved = {s.key for s in mine[(relabelled_doc, y)].entities} - {
+        s.key for s in task[relabelled_doc].entities
+    }
+    assert moved == {(span["start_offset"], span["end_offset"], new_label)}
+    assert mine[(agreed_doc, x)].confirmed and mine[(agreed_doc, y)].confirmed
+    assert mine[(deleted_doc, x)].confirmed and not mine[(deleted_doc, y)].confirmed
+
+    # Progress: the confirmations show per annotator.
+    status = invoke(["status", "--project", pushed_team.name, "--json"], pushed_team.env)
+    assert status.exit_code == 0, status.output
+    rows = {r["annotator"]: r for r in json.loads(status.stdout)}
+    loads = loads_of(route(list(task), pushed_team.annotators, 2))
+    assert {a: r["assigned"] for a, r in rows.items()} == dict(loads)
+    assert rows[x]["confirmed"] == 2 and rows[y]["confirmed"] == 1 and rows[x]["left"] == loads[x] - 2
+    table = invoke(["status", "--project", pushed_team.name], pushed_team.env)
+    assert table.exit_code == 0 and x in table.stdout and "confirmed" in table.stdout
+
+    # Agreement runs on the file; adjudication finds exactly the two edited documents.
+    agreement = invoke(["agreement", str(per), "--format", "json"], pushed_team.env)
+    assert agreement.exit_code == 0, agreement.output
+    assert len(json.loads(agreement.stdout)["pairs"]) == 3
+    gold, conflicts = tmp_path / "gold.jsonl", tmp_path / "conflicts.jsonl"
+    reviewer = make_user()
+    review_name = f"{pushed_team.name}-review"
+    adj = invoke(
+        [
+            "adjudicate",
+            str(per),
+            "--out",
+            str(gold),
+            "--conflicts",
+            str(conflicts),
+            "--review-project",
+            review_name,
+            "--reviewer",
+            reviewer.username,
+            "--recipe",
+            str(RECIPE_PATH),
+        ],
+        pushed_team.env,
+    )
+    assert adj.exit_code == 0, adj.output
+    n = len(task)
+    assert f"documents agreed {n - 2}, in conflict 2; spans disputed 3, relations disputed 0" in adj.output
+    assert sorted(json.loads(line)["doc_id"] for line in conflicts.read_text().splitlines()) == sorted(
+        [deleted_doc, relabelled_doc]
+    )
+    gold_records = [r for _, r in read_records(gold)]
+    assert len(gold_records) == n - 2 and {r.doc_id for r in gold_records}.isdisjoint(
+        {deleted_doc, relabelled_doc}
+    )
+    agreed = next(r for r in gold_records if r.doc_id == agreed_doc)
+    assert agreed.meta["adjudication"]["agreed_by"] == [x, y]
+
+    try:
+        _review_and_resolve(pushed_team, reviewer, review_name, per, conflicts, deleted_doc, gone, tmp_path)
+    finally:
+        doccano_api.delete_project(int(doccano_api.find_project(review_name)["id"]))
+
+
+def _review_and_resolve(
+    team: PushedTeam,
+    reviewer: Any,
+    review_name: str,
+    per: Path,
+    conflicts: Path,
+    deleted_doc: str,
+    gone: dict[str, Any],
+    tmp_path: Path,
+) -> None:
+    """The reviewer sees the conflicts pre-filled with the agreed items and a comment each
+    disputed item; settles them; the final gold has every document, none in conflict."""
+    with DoccanoAPI(reviewer.settings).login() as api:
+        [proj] = api.list_projects()
+        pid = int(proj["id"])
+        examples = {ex["meta"]["doc_id"]: ex for ex in api.list_examples(pid)}
+        assert len(examples) == 2
+        comments = [c["text"] for c in api.list_comments(pid)]
+        assert len(comments) == 3 and all(c.startswith("disputed span ") for c in comments)
+        ex = examples[deleted_doc]
+        keys = {(s["start_offset"], s["end_offset"]) for s in api.list_spans(pid, ex["id"])}
+        agreed_count = len(team.tasks[deleted_doc].entities) - 1
+        assert len(keys) == agreed_count and (gone["start_offset"], gone["end_offset"]) not in keys
+        # The reviewer settles for the deletion in one, keeps what is agreed in the other, confirms both.
+        for e in examples.values():
+            api.confirm_example(pid, e["id"])
+    reviewed = tmp_path / "reviewed.jsonl"
+    pulled = invoke(["pull", "--project", review_name, "--out", str(reviewed)], team.env)
+    assert pulled.exit_code == 0, pulled.output
+    final = tmp_path / "final.jsonl"
+    done = invoke(
+        [
+            "adjudicate",
+            str(per),
+            "--out",
+            str(final),
+            "--conflicts",
+            str(conflicts),
+            "--resolved",
+            str(reviewed),
+        ],
+        team.env,
+    )
+    assert done.exit_code == 0, done.output
+    records = [r for _, r in read_records(final)]
+    assert sorted(r.doc_id for r in records) == sorted(team.tasks)
+    settled = next(r for r in records if r.doc_id == deleted_doc)
+    assert len(settled.entities) == len(team.tasks[deleted_doc].entities) - 1
+    assert settled.meta["adjudication"]["strategy"] == "review"

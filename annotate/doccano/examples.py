@@ -101,6 +101,27 @@ class Examples(Transport):
         """Return the relations of one example (every user's): ``id, user, from_id, to_id, type``."""
         return self.list_all(f"projects/{int(project_id)}/examples/{int(example_id)}/relations")
 
+    def create_span(
+        self, project_id: int, example_id: int, *, label_id: int, start: int, end: int
+    ) -> dict[str, Any]:
+        """Add a span (as the logged-in user); return it."""
+        return self._request(
+            "POST",
+            f"projects/{int(project_id)}/examples/{int(example_id)}/spans",
+            json={"label": int(label_id), "start_offset": int(start), "end_offset": int(end)},
+            expected=(201,),
+            what=f"add a span to example {example_id}",
+        ).json()
+
+    def delete_span(self, project_id: int, example_id: int, span_id: int) -> None:
+        """Delete one span (and, in Doccano, the relations that use it)."""
+        self._request(
+            "DELETE",
+            f"projects/{int(project_id)}/examples/{int(example_id)}/spans/{int(span_id)}",
+            expected=(204,),
+            what=f"delete span {span_id}",
+        )
+
     def list_example_states(self, project_id: int, example_id: int) -> list[dict[str, Any]]:
         """Return who confirmed an example (``confirmed_by`` user ids)."""
         return self.list_all(f"projects/{int(project_id)}/examples/{int(example_id)}/states")
