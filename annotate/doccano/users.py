@@ -80,3 +80,12 @@ class Users(Transport):
             expected=(201,),
             what=f"add member {user} to project {project_id}",
         ).json()
+
+    def set_member_role(self, project_id: int, member: dict[str, Any], role: str | int) -> dict[str, Any]:
+        """Give a project member (as :meth:`list_members` returns it) another role; return it."""
+        return self._request(
+            "PUT",
+            f"projects/{int(project_id)}/members/{int(member['id'])}",
+            json={"user": int(member["user"]), "role": self.role_id(role)},
+            what=f"set the role of {member.get('username')} in project {project_id}",
+        ).json()
