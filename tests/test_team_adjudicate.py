@@ -119,3 +119,45 @@ def test_resolve_needs_the_conflicts_of_this_input_and_every_one_reviewed(tmp_pa
     with pytest.raises(TeamError, match="not confirmed"):
         resolve(per, strategy="unanimous", conflicts=conflicts, resolved=unconfirmed, out=final)
     assert not final.exists()
+
+
+def test_a_document_fewer_annotators_did_stays_in_conflict_unless_asked() -> None:
+    one = team(rec("a", "d1", [PUTIN]), rec("a", "d2", [PUTIN]), rec("b", "d2", [PUTIN]))
+    adj = adjudicate(one)
+    assert adj.agreed == 1 and adj.too_few == 1
+    assert adj.conflicts[0]["doc_id"] == "d1" and "only 1 annotator" in adj.conflicts[0]["reason"]
+    assert adjudicate(one, min_annotators=1).agreed == 2
+
+
+def test_the_cli_prints_the_counts_and_refuses_a_conflicts_file_of_another_input(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from annotate.cli import app
+
+    per = tmp_path / "per.jsonl"
+    write_jsonl(per, (r.to_dict() for r in [rec("a", "d1", [PUTIN]), rec("b", "d1", [PUTIN, KIM])]))
+    gold, conflicts = tmp_path / "gold.jsonl", tmp_path / "conflicts.jsonl"
+    runner = CliRunner()
+    done = runner.invoke(app, ["adjudicate", str(per), "--out", str(gold), "--conflicts", str(conflicts)])
+    assert done.exit_code == 0, done.output
+    assert "documents agreed 0, in conflict 1; spans disputed 1, relations disputed 0" in done.output
+    again = runner.invoke(app, ["adjudicate", str(per), "--out", str(gold), "--conflicts", str(conflicts)])
+    assert again.exit_code == 2 and "exists" in again.output
+    other = tmp_path / "other-per.jsonl"
+    write_jsonl(other, (r.to_dict() for r in [rec("a", "x1", [PUTIN]), rec("b", "x1", [KIM])]))
+    final = tmp_path / "final.jsonl"
+    wrong = runner.invoke(
+        app,
+        [
+            "adjudicate",
+            str(other),
+            "--out",
+            str(final),
+            "--conflicts",
+            str(conflicts),
+            "--resolved",
+            str(gold),
+        ],
+    )
+    assert wrong.exit_code == 1 and "is not the conflicts of" in wrong.output
+    assert not final.exists()

@@ -41,6 +41,10 @@ def adjudicate_cli(
         Path | None,
         typer.Option("--resolved", help="The review project's pull: write the final gold, none in conflict."),
     ] = None,
+    min_annotators: Annotated[
+        int,
+        typer.Option("--min-annotators", min=1, help="A document fewer annotators did stays in conflict."),
+    ] = 2,
     force: Annotated[bool, typer.Option("--force", help="Replace the outputs if they exist.")] = False,
     url: UrlOption = None,
     username: UsernameOption = None,
@@ -57,18 +61,26 @@ def adjudicate_cli(
                 resolved=resolved,
                 out=out,
                 force=force,
+                min_annotators=min_annotators,
             )
             write_adjudication(adj, out=out, conflicts=None, force=force)
             err(f"{adj.agreed} agreed and {adj.resolved} reviewed documents -> {out}; none in conflict")
             return
         adj = adjudicate_file(
-            per_annotator, strategy=strategy.value, out=out, conflicts=conflicts, force=force
+            per_annotator,
+            strategy=strategy.value,
+            out=out,
+            conflicts=conflicts,
+            force=force,
+            min_annotators=min_annotators,
         )
         if review_project is not None:
             _review(adj, review_project, reviewer, recipe, url, username)
         write_adjudication(adj, out=out, conflicts=conflicts, force=force)
     err(
-        f"documents agreed {adj.agreed}, in conflict {len(adj.conflicts)}; "
+        f"documents agreed {adj.agreed}, in conflict {len(adj.conflicts)}"
+        + (f" ({adj.too_few} done by fewer than {adj.min_annotators} annotators)" if adj.too_few else "")
+        + "; "
         f"spans disputed {adj.spans_disputed}, relations disputed {adj.relations_disputed}"
         + (f"; {adj.overruled} items overruled by the majority" if adj.overruled else "")
     )

@@ -38,11 +38,13 @@ class Adjudication:
     """The gold of the agreed documents, the conflicts, and the counts the CLI prints."""
 
     strategy: str
+    min_annotators: int = 2
     gold: list[Record] = field(default_factory=list)
     conflicts: list[dict[str, Any]] = field(default_factory=list)
     spans_disputed: int = 0
     relations_disputed: int = 0
     overruled: int = 0  # items a majority left out (majority only)
+    too_few: int = 0  # conflicts because fewer than ``min_annotators`` did the document
     resolved: int = 0  # conflicts settled by a review (with ``resolve``)
 
     @property
@@ -97,11 +99,19 @@ def build_record(base: Record, spans: Iterable[SpanKey], rels: Iterable[RelKey],
     )
 
 
-def adjudicate(annotations: dict[str, dict[str, Record]], *, strategy: str = "unanimous") -> Adjudication:
-    """Adjudicate ``annotations`` (annotator -> doc_id -> record) document by document."""
+def adjudicate(
+    annotations: dict[str, dict[str, Record]], *, strategy: str = "unanimous", min_annotators: int = 2
+) -> Adjudication:
+    """Adjudicate ``annotations`` (annotator -> doc_id -> record) document by document.
+
+    A document fewer than ``min_annotators`` did (its other annotators have not confirmed it
+    yet, say) is a conflict, never agreed by default.
+    """
     if strategy not in STRATEGIES:
         raise UsageError(f"unknown strategy {strategy!r}", hint="one of: " + ", ".join(STRATEGIES))
-    out = Adjudication(strategy)
+    if min_annotators < 1:
+        raise UsageError("--min-annotators must be at least 1")
+    out = Adjudication(strategy, min_annotators=min_annotators)
     by_doc: dict[str, dict[str, Record]] = {}
     for who, docs in annotations.items():
         for doc_id, rec in docs.items():
@@ -117,6 +127,11 @@ def _one(versions: dict[str, Record], out: Adjudication) -> None:
     base = versions[names[0]]
     if len({v.doc_hash for v in versions.values()}) > 1:
         out.conflicts.append(_conflict(versions, [], [], [], [], reason="the annotators' texts differ"))
+        return
+    if len(names) < out.min_annotators:
+        out.too_few += 1
+        reason = f"only {len(names)} annotator(s) did it, at least {out.min_annotators} wanted"
+        out.conflicts.append(_conflict(versions, [], [], [], [], reason=reason))
         return
     span_votes, rel_votes = _votes(versions)
     spans, spans_out, spans_over = _split(span_votes, len(names), out.strategy)
@@ -218,6 +233,7 @@ def adjudicate_file(
     out: str | os.PathLike[str],
     conflicts: str | os.PathLike[str],
     force: bool = False,
+    min_annotators: int = 2,
 ) -> Adjudication:
     """Read a per-annotator gold file and adjudicate it (nothing is written yet).
 
@@ -225,7 +241,7 @@ def adjudicate_file(
     """
     check_writable(out, force=force)
     check_writable(conflicts, force=force)
-    return adjudicate(load_annotations([path]), strategy=strategy)
+    return adjudicate(load_annotations([path]), strategy=strategy, min_annotators=min_annotators)
 
 
 def write_adjudication(
@@ -249,6 +265,7 @@ def resolve(
     resolved: str | os.PathLike[str],
     out: str | os.PathLike[str],
     force: bool = False,
+    min_annotators: int = 2,
 ) -> Adjudication:
     """Return the final gold: the agreed documents of ``path`` plus the reviewed conflicts.
 
@@ -256,7 +273,7 @@ def resolve(
     another project or strategy), and ``resolved`` must hold each of them, confirmed, once.
     """
     check_writable(out, force=force)
-    adj = adjudicate(load_annotations([path]), strategy=strategy)
+    adj = adjudicate(load_annotations([path]), strategy=strategy, min_annotators=min_annotators)
     expected = {c["doc_id"]: c["doc_hash"] for c in adj.conflicts}
     given = {str(c.get("doc_id")): c.get("doc_hash") for _, c in iter_jsonl(conflicts) if isinstance(c, dict)}
     if given != expected:
