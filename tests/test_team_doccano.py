@@ -337,7 +337,10 @@ def test_edits_through_each_login_come_back_attributed_then_adjudicate_and_revie
     assert agreed.meta["adjudication"]["agreed_by"] == [x, y]
 
     try:
-        _review_and_resolve(pushed_team, reviewer, review_name, per, conflicts, deleted_doc, gone, tmp_path)
+        settle = (relabelled_doc, (span["start_offset"], span["end_offset"], new_label))
+        _review_and_resolve(
+            pushed_team, reviewer, review_name, per, conflicts, deleted_doc, gone, settle, tmp_path
+        )
     finally:
         doccano_api.delete_project(int(doccano_api.find_project(review_name)["id"]))
 
@@ -350,6 +353,7 @@ def _review_and_resolve(
     conflicts: Path,
     deleted_doc: str,
     gone: dict[str, Any],
+    settle: tuple[str, tuple[int, int, str]],
     tmp_path: Path,
 ) -> None:
     """The reviewer sees the conflicts pre-filled with the agreed items and a comment each
@@ -365,7 +369,11 @@ def _review_and_resolve(
         keys = {(s["start_offset"], s["end_offset"]) for s in api.list_spans(pid, ex["id"])}
         agreed_count = len(team.tasks[deleted_doc].entities) - 1
         assert len(keys) == agreed_count and (gone["start_offset"], gone["end_offset"]) not in keys
-        # The reviewer settles for the deletion in one, keeps what is agreed in the other, confirms both.
+        # The reviewer settles for the deletion in one and for the new label in the other
+        # (the agreed items are there already), and confirms both.
+        doc, (start, end, label) = settle
+        types = {t["text"]: t["id"] for t in api.list_label_types(pid, "span")}
+        api.create_span(pid, examples[doc]["id"], label_id=types[label], start=start, end=end)
         for e in examples.values():
             api.confirm_example(pid, e["id"])
     reviewed = tmp_path / "reviewed.jsonl"
@@ -391,3 +399,8 @@ def _review_and_resolve(
     settled = next(r for r in records if r.doc_id == deleted_doc)
     assert len(settled.entities) == len(team.tasks[deleted_doc].entities) - 1
     assert settled.meta["adjudication"]["strategy"] == "review"
+    relabelled = next(r for r in records if r.doc_id == doc)
+    expected = {s.key for s in team.tasks[doc].entities if (s.start, s.end) != (start, end)} | {
+        (start, end, label)
+    }
+    assert {s.key for s in relabelled.entities} == expected

@@ -151,6 +151,11 @@ def test_a_login_or_a_member_without_the_right_role_is_refused_and_nothing_chang
     )
     assert refused.exit_code == 1 and "is not an admin" in refused.output
     assert find_team(doccano_api, team_name) is None
+    pw_file = tmp_path / "pw.json"
+    new = f"nobody-{secrets.token_hex(3)}"
+    no_users = runner.invoke(app, ["users", "add", new, "--passwords-out", str(pw_file)], env=as_annotator)
+    assert no_users.exit_code == 1 and "is not an admin" in no_users.output
+    assert not pw_file.exists() and new not in {u["username"] for u in doccano_api.list_users()}
     # A team whose member project gives its annotator another role: refused before any upload.
     team_push(
         doccano_api,
