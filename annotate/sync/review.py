@@ -113,7 +113,9 @@ def _check_reviewer(api: Any, proj: dict[str, Any] | None, reviewer: str | None)
         raise TeamError(
             f"unknown reviewer {reviewer!r} at {api.url}", hint="`annotate users add` makes one"
         ) from None
-    role = member_role(api, proj, reviewer) if proj is not None else None
+    if proj is None:
+        return user_id  # the project is made by this push: they join it as approver
+    role = member_role(api, proj, reviewer)
     if role is None:
         return user_id
     if role not in REVIEWER_ROLES:
