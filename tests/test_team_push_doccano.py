@@ -231,3 +231,21 @@ def test_a_reviewer_with_the_annotator_role_is_refused(
     assert result.exit_code == 1 and "a reviewer must be" in result.output
     assert not gold.exists() and not conflicts.exists()
     assert doccano_api.count_examples(int(proj["id"])) == 0
+
+
+def test_a_dry_run_routes_and_counts_but_makes_nothing(
+    doccano_api: DoccanoAPI, make_user: Callable[..., Any], team_name: str, tmp_path: Path
+) -> None:
+    names = sorted(make_user().username for _ in range(2))
+    path = write_tasks(tmp_path / "t.jsonl", make_tasks(5))
+    rep = team_push(
+        doccano_api,
+        path,
+        project=team_name,
+        recipe=pushpull_recipe(),
+        annotators=names,
+        overlap=1,
+        options=PushOptions(create=True, dry_run=True),
+    )
+    assert rep.dry_run and rep.pushed == 5 and sorted(rep.routed.values()) == [2, 3]
+    assert find_team(doccano_api, team_name) is None

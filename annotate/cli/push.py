@@ -74,11 +74,14 @@ def push_cli(
     With --annotators, each document goes to --overlap of them, each in their own project.
     """
     from annotate.doccano import connect
+    from annotate.errors import UsageError
     from annotate.recipe import load_recipe
     from annotate.sync.push import PushOptions, push
     from annotate.sync.team_push import team_push
 
     with user_errors():
+        if annotators is None and overlap != 1:
+            raise UsageError("--overlap routes to a team: it needs --annotators")
         rec = load_recipe(recipe)
         total = None if str(tasks) == "-" else _count_lines(tasks)
         with (
