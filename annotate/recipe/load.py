@@ -1,108 +1,23 @@
-"""Recipes: one TOML file that declares a whole annotation task.
+"""Reading and checking a recipe file (TOML): :func:`load_recipe`.
 
-This module holds the recipe's data model. Loading and checking a recipe file
-(``load_recipe``) lives here too; its JSON Schema is ``schemas/recipe.schema.json``.
+The schema (``schemas/recipe.schema.json``) first, then the cross-references, in the file's
+order: names unique, labels of relations, label maps and pattern files declared, pattern files
+readable, the source order consistent, and every rule a valid declaration of its kind
+(:mod:`annotate.recipe.rules`). The first problem is a ConfigError naming the file and the JSON
+path.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from annotate.errors import ConfigError, location
-
-
-@dataclass(frozen=True)
-class EntityLabel:
-    name: str
-    description: str = ""
-    color: str = "#209cee"
-    shortcut: str | None = None
-
-
-@dataclass(frozen=True)
-class RelationType:
-    name: str
-    description: str = ""
-    color: str = "#ff3860"
-    directed: bool = True
-    # Allowed (head label, tail label) pairs; empty means any pair.
-    allowed: tuple[tuple[str, str], ...] = ()
-
-    def allows(self, head_label: str, tail_label: str) -> bool:
-        if not self.allowed:
-            return True
-        if (head_label, tail_label) in self.allowed:
-            return True
-        return not self.directed and (tail_label, head_label) in self.allowed
-
-
-@dataclass(frozen=True)
-class PipelineSource:
-    """A spaCy pipeline entity source: the first installed name of ``names`` is used."""
-
-    names: tuple[str, ...]
-    label_map: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Recipe:
-    name: str
-    version: str
-    lang: str = "en"
-    description: str = ""
-    labels: tuple[EntityLabel, ...] = ()
-    relation_types: tuple[RelationType, ...] = ()
-    allow_overlapping: bool = False
-    allow_self_loops: bool = False
-    # Entity sources, in the order they are applied, and how a conflict is settled.
-    pipeline: PipelineSource | None = None
-    patterns: tuple[Path, ...] = ()
-    conflict_policy: str = "first"
-    # Relation rules as declared (dicts with a "kind" from the rule registry).
-    relation_rules: tuple[dict[str, Any], ...] = ()
-    path: Path | None = None
-    # The order in which entity sources are applied ("patterns", "pipeline").
-    source_order: tuple[str, ...] = ("patterns", "pipeline")
-
-    @property
-    def id(self) -> str:
-        """``name@version``, as recorded in every task's meta."""
-        return f"{self.name}@{self.version}"
-
-    @property
-    def label_names(self) -> tuple[str, ...]:
-        return tuple(label.name for label in self.labels)
-
-    @property
-    def relation_names(self) -> tuple[str, ...]:
-        return tuple(r.name for r in self.relation_types)
-
-    def relation_type(self, name: str) -> RelationType | None:
-        for r in self.relation_types:
-            if r.name == name:
-                return r
-        return None
-
-    def pattern_source(self, file: Path) -> str:
-        """Return the provenance of spans from pattern ``file``: ``pattern:<path relative to the recipe>``.
-
-        Relative, so that the output does not depend on where the recipe is checked out.
-        """
-        if self.path is not None:
-            try:
-                return "pattern:" + file.resolve().relative_to(self.path.resolve().parent).as_posix()
-            except ValueError:
-                pass
-        return f"pattern:{file.name}"
-
-
-# --- loading ---------------------------------------------------------------------------------
+from annotate.recipe.model import BLANK_PREFIX, EntityLabel, PipelineSource, Recipe, RelationType
+from annotate.recipe.rules import check_rules
 
 SOURCE_KINDS = ("patterns", "pipeline")
 CONFLICT_POLICIES = ("first", "longest", "preset")
-BLANK_PREFIX = "blank:"
 
 
 def _config_error(
@@ -211,8 +126,8 @@ def load_recipe(path: str | Path) -> Recipe:
 
     Checks the schema (``schemas/recipe.schema.json``) first, then the cross-references:
     labels used by relations, label maps, pattern files and rules must be declared, names
-    must be unique, pattern files must exist, and every rule must build. Every problem is a
-    ConfigError naming the file and the JSON path.
+    must be unique, pattern files must exist, and every rule must be a valid declaration of
+    its kind. Every problem is a ConfigError naming the file and the JSON path.
     """
     path = Path(path)
     data = _read_toml(path)
@@ -322,8 +237,5 @@ def load_recipe(path: str | Path) -> Recipe:
         path=path,
         source_order=order,
     )
-    # Building the rules checks their kind, relation and parameters.
-    from annotate.nlp.relation_rules import build_rules
-
-    build_rules(recipe)
+    check_rules(recipe)
     return recipe
