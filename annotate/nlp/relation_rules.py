@@ -681,11 +681,11 @@ def build_rule(spec: dict[str, Any], recipe: Recipe, index: int) -> RelationRule
 
     An unknown kind or relation is a ConfigError that lists the valid names.
     """
-    where = rule_location(recipe, index)
-    cls = RULE_KINDS.get(str(spec.get("kind")))
-    if cls is None:
-        raise unknown_kind(where, spec.get("kind"), kinds())
     relation = check_rule(spec, recipe, index)
+    where = rule_location(recipe, index)
+    cls = RULE_KINDS.get(spec["kind"])
+    if cls is None:  # a declared kind that no class was registered for
+        raise unknown_kind(where, spec["kind"], kinds())
     return cls(spec, relation, where)
 
 
