@@ -166,16 +166,17 @@ class _DocArrays:
 
     def partners(self, pattern: PlainPattern, masks: list[Any]) -> list[dict[int, list[int]]]:
         """Return, for each node ``j`` (but the first), its left node's token -> j's tokens."""
+        heads = self.heads
         below: list[dict[int, list[int]]] = [{}]
         for node, mask in zip(pattern.nodes[1:], masks[1:], strict=True):
             options: dict[int, list[int]] = {}
             if node.op == ">":  # j's token is a child of its left node's token
                 for t in np.flatnonzero(mask).tolist():
-                    options.setdefault(int(self.heads[t]), []).append(t)
+                    options.setdefault(int(heads[t]), []).append(t)
             else:  # j's token is the head of its left node's token
                 # (every such token's head is in j's mask: the pass up kept no other)
                 for s in np.flatnonzero(masks[node.left] & self.has_head).tolist():
-                    options[s] = [int(self.heads[s])]
+                    options[s] = [int(heads[s])]
             below.append(options)
         return below
 
