@@ -28,6 +28,7 @@ from typing import IO, Any
 from annotate.errors import ConfigError
 from annotate.fileio import is_stdio, open_binary
 from annotate.recipe import Recipe
+from annotate.records import doccano_forms
 from annotate.records.checks import (
     GOLD_KEYS,
     RecordRules,
@@ -349,7 +350,8 @@ def validate_file(
     progress: Callable[[int], None] | None = None,
     tokens: bool = True,
 ) -> ValidationReport:
-    """Validate a JSONL file (or a ``.json`` document, or a ``.toml`` recipe); return every finding.
+    """Validate a JSONL file (or a ``.json`` document, a Doccano ``.conll`` file, or a ``.toml``
+    recipe); return every finding.
 
     ``kind`` is detected from the first record when not given. ``max_errors`` stops after that
     many errors (the report is then ``truncated``). ``tokens=False`` skips the token-alignment
@@ -386,13 +388,18 @@ def iter_validated(
     """
     name = report.path
     whole = not is_stdio(path) and str(path).endswith(".json")
-    lines = _iter_json_document(path, name) if whole else iter_jsonl_lenient(path, name)
+    if doccano_forms.is_conll_path(path):
+        lines = doccano_forms.iter_conll(path, name)
+    else:
+        lines = _iter_json_document(path, name) if whole else iter_jsonl_lenient(path, name)
     validator: Validator | None = None
     n_err = 0
     for lineno, obj, finding in lines:
         if finding is not None:
             found = [finding]
         else:
+            # Doccano's own forms are read as the tasks they are (see records.doccano_forms).
+            obj = doccano_forms.normalise(obj)
             if validator is None:
                 report.kind = kind or detect_kind(obj)
                 validator = Validator(report.kind, recipe, path=name, tokens=tokens)
@@ -426,7 +433,7 @@ def validate_records(
     report = ValidationReport(path=path, kind=kind)
     for i, rec in enumerate(records, start=1):
         report.n_records += 1
-        report.findings.extend(v.check(rec, i))
+        report.findings.extend(v.check(doccano_forms.normalise(rec), i))
     return report
 
 
