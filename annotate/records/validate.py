@@ -72,6 +72,7 @@ __all__ = [
     "detect_kind",
     "edge_fix",
     "guess_kind",
+    "iter_json_document",
     "iter_jsonl_lenient",
     "iter_validated",
     "render_json",
@@ -324,6 +325,9 @@ def _iter_json_document(path: str | os.PathLike[str], name: str) -> Iterator[tup
         yield line, None, Finding("E102", ERROR, _json_msg(e), name, line, None)
     except RecursionError:
         yield 1, None, Finding("E102", ERROR, "invalid JSON: nested too deeply", name, 1, None)
+
+
+iter_json_document = _iter_json_document
 
 
 def _json_msg(e: ValueError) -> str:
