@@ -202,8 +202,8 @@ def add_relation(b: RecordBuilder, r: dict[str, Any], ledger: Ledger) -> None:
         ledger.repair("relation", "bidirectional_kept_from_to", here, f"{head} <-> {tail}")
     labels = r.get("labels") or []
     if not labels:
-        raise b.error(
-            f"relation {head!r} -> {tail!r} has no label; name it in Label Studio or pass --label-map"
-        )
+        labels = [UNLABELLED]
+        detail = f"{head} -> {tail} typed {UNLABELLED} (--label-map renames it)"
+        ledger.repair("relation", "relation_without_label", here, detail)
     for label in labels:
         b.relation(head, tail, label)
