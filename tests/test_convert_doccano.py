@@ -1,0 +1,85 @@
+"""convert -> push -> pull -> export against the real Doccano (session fixture): nothing is lost."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pushpull_helpers import annotation_view, read
+
+from annotate.convert.convert import convert
+from annotate.convert.options import ConvertOptions
+from annotate.doccano import DoccanoAPI
+from annotate.export import export
+from annotate.formats.brat import read_brat_dir
+from annotate.formats.jsonl import write_records
+from annotate.recipe import EntityLabel, Recipe, RelationType
+from annotate.records.model import Record
+from annotate.sync.pull import pull
+from annotate.sync.push import PushOptions, push
+
+DATA = Path(__file__).parent / "data"
+# One input per source, each giving one record a document (push wants unique doc ids).
+SOURCES: list[tuple[str, Path, dict[str, Any]]] = [
+    ("prodigy", DATA / "prodigy" / "annotations.jsonl", {}),
+    ("label-studio", DATA / "label-studio" / "export.json", {"predictions": True}),
+    ("brat", DATA / "brat", {}),
+    ("conll", DATA / "conll" / "conll2003-iob1.txt", {}),
+    ("doccano", DATA / "doccano" / "export-all.zip", {}),
+]
+
+
+def converted_tasks(tmp_path: Path) -> list[Record]:
+    tasks: list[Record] = []
+    for n, (source, path, kw) in enumerate(SOURCES):
+        out = tmp_path / f"{source}.jsonl"
+        convert(ConvertOptions(inputs=(path,), source=source, out=out, **kw))
+        for rec in read(out):
+            # push makes tasks: who annotated and Doccano's example id are not a task's
+            rec.annotator = rec.example_id = rec.confirmed = rec.comments = None
+            rec.doc_id = f"{n}-{rec.doc_id}"
+            tasks.append(rec)
+    return tasks
+
+
+def recipe_for(tasks: list[Record]) -> Recipe:
+    labels = sorted({s.label for r in tasks for s in r.entities})
+    types = sorted({r.label for t in tasks for r in t.relations})
+    return Recipe(
+        name="converted",
+        version="1",
+        labels=tuple(EntityLabel(x) for x in labels),
+        relation_types=tuple(RelationType(x) for x in types),
+        allow_overlapping=True,
+    )
+
+
+def test_converted_records_survive_push_pull_and_export(
+    doccano_api: DoccanoAPI, make_project: Any, tmp_path: Path
+) -> None:
+    tasks = converted_tasks(tmp_path)
+    assert len(tasks) == 4 + 1 + 2 + 2 + 2
+    tasks_path = tmp_path / "tasks.jsonl"
+    write_records(tasks_path, tasks)
+    proj = make_project(use_relation=True, collaborative_annotation=True, allow_overlapping=True)
+    report = push(
+        doccano_api,
+        tasks_path,
+        project=proj["id"],
+        recipe=recipe_for(tasks),
+        options=PushOptions(sync_labels=True, ledger_dir=tmp_path),
+    )
+    assert report.pushed == len(tasks) and not report.refused
+    gold_path = tmp_path / "gold.jsonl"
+    pull(doccano_api, project=proj["id"], out=gold_path)
+    gold = {g.doc_id: g for g in read(gold_path)}
+    assert sorted(gold) == sorted(t.doc_id for t in tasks)
+    for t in tasks:
+        assert annotation_view(gold[t.doc_id]) == annotation_view(t)
+    exported = export(gold_path, tmp_path / "exp", to=["brat", "jsonl"], split={"train": 1.0})
+    assert exported.balanced
+    assert not exported.tallies["brat"].omissions
+    back = {r.doc_id: r for r in read_brat_dir(exported.path("brat", "train"))}
+    for t in tasks:
+        assert sorted(s.key for s in back[t.doc_id].entities) == sorted(s.key for s in t.entities)
+        assert len(back[t.doc_id].relations) == len(t.relations)
