@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from annotate.fileio import is_stdio, open_binary
-from annotate.records.findings import ERROR, WARNING, Finding
+from annotate.records.findings import ERROR, WARNING, Finding, decode_utf8
 from annotate.records.iob_tags import IOB2, join_tokens, tag_ranges
 
 SEQUENCE_LABELING = "doccano-sequence-labeling"
@@ -111,11 +111,10 @@ def iter_conll(path: str | os.PathLike[str], name: str) -> Iterator[tuple[int, A
     """
     with open_binary(path) as f:
         data = f.read()
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = data[: e.start].count(b"\n") + 1
-        yield line, None, Finding("E104", ERROR, f"not UTF-8: {e.reason}", name, line, None)
+    text, bad = decode_utf8(data, name)
+    if text is None:
+        assert bad is not None
+        yield bad.line or 1, None, bad
         return
     tokens: list[str] = []
     tags: list[str] = []

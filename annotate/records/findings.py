@@ -174,3 +174,12 @@ class ValidationReport:
             "counts": dict(sorted(self.counts.items())),
             "findings": [f.to_dict() for f in self.findings],
         }
+
+
+def decode_utf8(data: bytes, name: str) -> tuple[str | None, Finding | None]:
+    """Return a whole file's text, or None and the E104 finding naming the line that is not UTF-8."""
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        return None, Finding("E104", ERROR, f"not UTF-8: {e.reason}", name, line, None)

@@ -49,6 +49,7 @@ from annotate.records.findings import (
     Finding,
     ValidationFailed,
     ValidationReport,
+    decode_utf8,
 )
 from annotate.records.model import Record
 from annotate.records.spans import TokenAligner, _align, edge_fix
@@ -288,11 +289,10 @@ def _iter_json_document(path: str | os.PathLike[str], name: str) -> Iterator[tup
     if data.startswith(_BOM):
         data = data[len(_BOM) :]
         yield 1, None, _bom_finding(name)
-    try:
-        s = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = data[: e.start].count(b"\n") + 1
-        yield line, None, Finding("E104", ERROR, f"not UTF-8: {e.reason}", name, line, None)
+    s, bad = decode_utf8(data, name)
+    if s is None:
+        assert bad is not None
+        yield bad.line or 1, None, bad
         return
     dec = json.JSONDecoder(parse_constant=_reject_constant)
     ws = re.compile(r"\s*")
