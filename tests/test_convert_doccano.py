@@ -83,3 +83,11 @@ def test_converted_records_survive_push_pull_and_export(
     for t in tasks:
         assert sorted(s.key for s in back[t.doc_id].entities) == sorted(s.key for s in t.entities)
         assert len(back[t.doc_id].relations) == len(t.relations)
+    # Doccano's own export zip of the project converts back to the same annotations.
+    zip_path = doccano_api.export_zip(proj["id"], tmp_path / "doccano-export.zip")
+    out = tmp_path / "from-zip.jsonl"
+    convert(ConvertOptions(inputs=(zip_path,), source="auto", out=out))
+    from_zip = {r.doc_id: r for r in read(out)}
+    assert sorted(from_zip) == sorted(gold)
+    for doc_id, g in gold.items():
+        assert annotation_view(from_zip[doc_id]) == annotation_view(g)
