@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from annotate.convert.convert import ConvertSummary, convert
 from annotate.convert.detect import detect
@@ -338,3 +340,75 @@ def test_report_lists_every_entry_and_the_summary_counts(tmp_path: Path) -> None
     assert len(data["entries"]) == len(summary.ledger.entries) == 10
     assert sum(c["count"] for c in data["counts"]) == 10
     assert all(e["where"].startswith(str(DATA / "label-studio" / "export.json")) for e in data["entries"])
+
+
+def test_prodigy_relation_endpoints_by_token_index_and_by_overlapping_span_label(tmp_path: Path) -> None:
+    text = "Café de Flore, Paris"
+    spans = [
+        {"start": 0, "end": 13, "token_start": 0, "token_end": 2, "label": "FAC"},
+        {"start": 0, "end": 13, "token_start": 0, "token_end": 2, "label": "ORG"},
+        {"start": 15, "end": 20, "token_start": 4, "token_end": 4, "label": "GPE"},
+    ]
+    rels = [
+        # no head_span/child_span: token indices only (the head is inside the first span)
+        {"head": 1, "child": 4, "label": "IN"},
+        {
+            "head": 2,
+            "child": 4,
+            "label": "BASED_IN",
+            "head_span": dict(spans[1]),
+            "child_span": dict(spans[2]),
+        },
+    ]
+    p = tmp_path / "p.jsonl"
+    p.write_text(json.dumps({"text": text, "spans": spans, "relations": rels, "answer": "accept"}) + "\n")
+    _, (rec,) = run(tmp_path, p, source="prodigy")
+    labels = {s.id: s.label for s in rec.entities}
+    assert [(labels[r.head], r.label, labels[r.tail]) for r in rec.relations] == [
+        ("FAC", "IN", "GPE"),
+        ("ORG", "BASED_IN", "GPE"),
+    ]
+
+
+ALPHABET = st.sampled_from(["a", "b", " ", "é", "e\u0301", "😀", "🇺🇦", "\r\n", "Z", "ß"])
+
+
+@st.composite
+def text_and_spans(draw: Any) -> tuple[str, list[tuple[int, int]]]:
+    text = "".join(draw(st.lists(ALPHABET, min_size=1, max_size=20)))
+    n = len(text)
+    pairs = draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(1, n)), min_size=1, max_size=5))
+    spans = sorted({(min(a, b), max(a, b)) for a, b in pairs if min(a, b) < max(a, b)})
+    return text, spans or [(0, n)]
+
+
+def utf16(text: str, i: int) -> int:
+    return len(text[:i].encode("utf-16-le")) // 2
+
+
+@settings(max_examples=150, deadline=None)
+@given(text_and_spans(), st.booleans())
+def test_label_studio_offsets_in_code_points_or_utf16_units_give_the_same_surfaces(
+    tmp_path_factory: pytest.TempPathFactory, case: tuple[str, list[tuple[int, int]]], old: bool
+) -> None:
+    text, spans = case
+    tmp = tmp_path_factory.mktemp("ls")
+    unit = (lambda i: utf16(text, i)) if old else (lambda i: i)
+    result = [
+        {
+            "id": f"r{k}",
+            "type": "labels",
+            "value": {"start": unit(s), "end": unit(e), "text": text[s:e], "labels": ["X"]},
+        }
+        for k, (s, e) in enumerate(spans)
+    ]
+    p = tmp / "ls.json"
+    p.write_text(
+        json.dumps(
+            [{"id": 1, "data": {"text": text}, "annotations": [{"completed_by": 1, "result": result}]}]
+        )
+    )
+    summary, (rec,) = run(tmp, p, source="label-studio")
+    assert sorted(surface(rec)[0]) == sorted((text[s:e], "X") for s, e in spans)
+    if not old:
+        assert sorted((s.start, s.end) for s in rec.entities) == spans and not summary.ledger.entries

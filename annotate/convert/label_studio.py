@@ -107,11 +107,12 @@ def annotation_record(
     source = f"model:{item.get('model_version') or 'unknown'}" if predictions else None
     score = item.get("score") if predictions and isinstance(item.get("score"), (int, float)) else None
     results = item.get("result") or []
+    utf16 = reads_as_utf16(text, results)
     relations = []
     for r in results:
         kind = r.get("type") if isinstance(r, dict) else None
         if kind in SPAN_TYPES:
-            add_region(b, r, source, score, ledger)
+            add_region(b, r, source, score, utf16, ledger)
         elif kind == "relation":
             relations.append(r)
         else:
@@ -137,13 +138,13 @@ def annotation_record(
 
 
 def add_region(
-    b: RecordBuilder, r: dict[str, Any], source: str | None, score: float | None, ledger: Ledger
+    b: RecordBuilder, r: dict[str, Any], source: str | None, score: float | None, utf16: bool, ledger: Ledger
 ) -> None:
     """Add a ``labels`` region: one span per label, its offsets repaired from UTF-16 if need be."""
     value = r.get("value") or {}
     start, end = value.get("start"), value.get("end")
     surface = value.get("text")
-    start, end = code_point_offsets(b, start, end, surface, ledger)
+    start, end = code_point_offsets(b, start, end, surface, utf16, ledger)
     labels = value.get("labels") or []
     if not labels:
         raise b.error(f"region {r.get('id')!r} has no label")
@@ -159,24 +160,44 @@ def add_region(
             )
 
 
+def reads_as_utf16(text: str, results: list[Any]) -> bool:
+    """True when some region's text is found at its offsets only if they count UTF-16 units.
+
+    Then the whole annotation was written by an older Label Studio, so every region is read
+    so, also one whose offsets happen to fit both ways (a repeated substring).
+    """
+    for r in results:
+        value = r.get("value") if isinstance(r, dict) and r.get("type") in SPAN_TYPES else None
+        if not isinstance(value, dict) or not isinstance(value.get("text"), str):
+            continue
+        start, end, surface = value.get("start"), value.get("end"), value["text"]
+        if type(start) is not int or type(end) is not int or found_at(text, start, end, surface):
+            continue
+        fixed = utf16_to_code_points(text, start), utf16_to_code_points(text, end)
+        if None not in fixed and found_at(text, fixed[0], fixed[1], surface):  # type: ignore[arg-type]
+            return True
+    return False
+
+
+def found_at(text: str, start: int, end: int, surface: str) -> bool:
+    """True when ``surface`` is ``text[start:end]`` with both offsets inside the text."""
+    return 0 <= start < end <= len(text) and text[start:end] == surface
+
+
 def code_point_offsets(
-    b: RecordBuilder, start: Any, end: Any, surface: Any, ledger: Ledger
+    b: RecordBuilder, start: Any, end: Any, surface: Any, utf16: bool, ledger: Ledger
 ) -> tuple[Any, Any]:
-    """Return the offsets as code points: as given when ``surface`` is there, else read as UTF-16."""
-    if not isinstance(surface, str) or type(start) is not int or type(end) is not int:
-        return start, end
-    if b.text[start:end] == surface:
+    """Return the offsets as code points: read as UTF-16 units in an annotation that is (and
+    where ``surface`` is found there), else as given; a change is counted."""
+    if not utf16 or not isinstance(surface, str) or type(start) is not int or type(end) is not int:
         return start, end
     fixed = utf16_to_code_points(b.text, start), utf16_to_code_points(b.text, end)
-    if None not in fixed and b.text[fixed[0] : fixed[1]] == surface:  # type: ignore[misc]
-        ledger.repair(
-            "span",
-            "utf16_offsets",
-            where(b.path, b.line),
-            f"{b.doc_id}: [{start}, {end}) read as UTF-16 units is [{fixed[0]}, {fixed[1]}) {surface!r}",
-        )
-        return fixed
-    return start, end  # the builder reports the mismatch
+    if None in fixed or not found_at(b.text, fixed[0], fixed[1], surface):  # type: ignore[arg-type]
+        return start, end  # the builder checks them as code points
+    if fixed != (start, end):
+        detail = f"{b.doc_id}: [{start}, {end}) in UTF-16 units is [{fixed[0]}, {fixed[1]}) {surface!r}"
+        ledger.repair("span", "utf16_offsets", where(b.path, b.line), detail)
+    return fixed  # type: ignore[return-value]
 
 
 def utf16_to_code_points(text: str, units: int) -> int | None:

@@ -90,23 +90,37 @@ def endpoint(b: RecordBuilder, rel: dict[str, Any], end: str, spans: list[Any], 
     """Return the key of the span a relation's ``head`` or ``child`` is, or None for an unlabelled token."""
     given = rel.get(f"{end}_span")
     if isinstance(given, dict) and "start" in given:
-        for i, s in enumerate(spans):
-            if (s.get("start"), s.get("end")) == (given.get("start"), given.get("end")):
-                return ("span", i)
-        if given.get("label"):
+        found = span_at(spans, given)
+        if found is None and given.get("label"):
             raise b.error(
                 f"relation {rel.get('label')!r} refers to a missing span {given.get('label')} "
                 f"[{given.get('start')}, {given.get('end')})"
             )
-        return None
+        return found
     tok = rel.get(end)
+    return span_of_token(spans, tokens, tok) if isinstance(tok, int) else None
+
+
+def span_at(spans: list[Any], given: dict[str, Any]) -> Any:
+    """Return the key of the span with ``given``'s offsets, its label first (spans may overlap)."""
+    offsets = (given.get("start"), given.get("end"))
+    same = [i for i, s in enumerate(spans) if (s.get("start"), s.get("end")) == offsets]
+    labelled = [i for i in same if spans[i].get("label") == given.get("label")]
+    return ("span", (labelled or same)[0]) if same else None
+
+
+def span_of_token(spans: list[Any], tokens: list[Any], tok: int) -> Any:
+    """Return the key of the first span holding token ``tok`` (by token indices, else by offsets)."""
+    t = tokens[tok] if 0 <= tok < len(tokens) and isinstance(tokens[tok], dict) else None
     for i, s in enumerate(spans):
-        if "token_start" in s and isinstance(tok, int) and s["token_start"] <= tok <= s.get("token_end", -1):
+        if "token_start" in s and s["token_start"] <= tok <= s.get("token_end", -1):
             return ("span", i)
-        if isinstance(tok, int) and 0 <= tok < len(tokens) and isinstance(tokens[tok], dict):
-            t = tokens[tok]
-            if s.get("start", 0) <= t.get("start", -1) and t.get("end", 1 << 62) <= s.get("end", -1):
-                return ("span", i)
+        if (
+            t is not None
+            and s.get("start", 0) <= t.get("start", -1)
+            and t.get("end", 1 << 62) <= s.get("end", -1)
+        ):
+            return ("span", i)
     return None
 
 
