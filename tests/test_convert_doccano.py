@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from annotate.export import export
 from annotate.formats.brat import read_brat_dir
 from annotate.formats.jsonl import write_records
 from annotate.recipe import EntityLabel, Recipe, RelationType
+from annotate.records.doccano_forms import iter_conll
 from annotate.records.model import Record
 from annotate.sync.pull import pull
 from annotate.sync.push import PushOptions, push
@@ -42,7 +44,7 @@ def converted_tasks(tmp_path: Path) -> list[Record]:
     return tasks
 
 
-def recipe_for(tasks: list[Record]) -> Recipe:
+def recipe_for(tasks: list[Record], *, allow_overlapping: bool = True) -> Recipe:
     labels = sorted({s.label for r in tasks for s in r.entities})
     types = sorted({r.label for t in tasks for r in t.relations})
     return Recipe(
@@ -50,7 +52,7 @@ def recipe_for(tasks: list[Record]) -> Recipe:
         version="1",
         labels=tuple(EntityLabel(x) for x in labels),
         relation_types=tuple(RelationType(x) for x in types),
-        allow_overlapping=True,
+        allow_overlapping=allow_overlapping,
     )
 
 
@@ -91,3 +93,34 @@ def test_converted_records_survive_push_pull_and_export(
     assert sorted(from_zip) == sorted(gold)
     for doc_id, g in gold.items():
         assert annotation_view(from_zip[doc_id]) == annotation_view(g)
+
+
+def test_doccanos_own_files_push_as_they_are_and_pull_back_the_same(
+    doccano_api: DoccanoAPI, make_project: Any, tmp_path: Path
+) -> None:
+    examples = DATA / "doccano-examples"
+    proj = make_project(use_relation=True, collaborative_annotation=True, allow_overlapping=False)
+    files: dict[Path, list[Record]] = {}
+    for name in (
+        "import-relation_extraction.jsonl",
+        "export-sequence_labeling.jsonl",
+        "import-sequence_labeling.conll",
+    ):
+        tasks = tmp_path / f"tasks-{name}"
+        shutil.copy(examples / name, tasks)
+        if name.endswith(".conll"):
+            files[tasks] = [Record.from_dict(obj) for _, obj, f in iter_conll(tasks, name) if f is None]
+        else:
+            files[tasks] = read(tasks)
+    expected = [r for recs in files.values() for r in recs]
+    recipe = recipe_for(expected, allow_overlapping=False)
+    for tasks, recs in files.items():
+        options = PushOptions(sync_labels=True, ledger_dir=tmp_path / f"ledger-{tasks.name}")
+        report = push(doccano_api, tasks, project=proj["id"], recipe=recipe, options=options)
+        assert report.pushed == len(recs) and not report.refused
+    gold_path = tmp_path / "gold.jsonl"
+    pull(doccano_api, project=proj["id"], out=gold_path)
+    gold = {g.doc_id: g for g in read(gold_path)}
+    assert len(gold) == len(expected) == 1 + 3 + 2
+    for e in expected:
+        assert annotation_view(gold[e.doc_id]) == annotation_view(e)
