@@ -352,3 +352,20 @@ def test_push_reads_doccanos_own_files_as_tasks() -> None:
         assert refusals == [] and good
     good, refusals = load_tasks(EXAMPLES / "import-sequence_labeling.conll", recipe)
     assert [rec.text for _, rec in good] == ["JAPAN GET", "Nadim Ladki"] and refusals == []
+
+
+def test_a_doccano_export_line_keeps_its_example_id_as_doc_id_and_meta(tmp_path: Path) -> None:
+    from annotate.formats.jsonl import read_records
+
+    p = tmp_path / "export.jsonl"
+    obj = {
+        "id": 12,
+        "text": "Ann met Bob.",
+        "entities": [{"id": 3, "start_offset": 0, "end_offset": 3, "label": "P"}],
+        "relations": [],
+        "Comments": [],
+    }
+    p.write_bytes(line(obj))
+    assert validate_file(p).ok
+    ((_, rec),) = list(read_records(p))
+    assert rec.doc_id == "doccano:12" and rec.meta == {"doccano_id": 12, "Comments": []}

@@ -7,7 +7,7 @@ not quite our task, and a Doccano user's data must be valid input as it is:
   export also with ``id`` (the example id) and ``Comments``. A label may also be an object
   with ``start_offset``, ``end_offset`` and ``label`` (Doccano's parser takes both).
 - **relation extraction** as Doccano documents its import: ``entities`` and ``relations``,
-  the relations without ``id``.
+  the relations without ``id``; and as it exports it, with the example's ``id``.
 - **CoNLL** (its import format): ``token<TAB>tag`` lines, IOB2, one example a sentence
   (a blank line between), the text being the tokens joined by one space.
 
@@ -28,6 +28,7 @@ from annotate.records.iob_tags import IOB2, join_tokens, tag_ranges
 
 SEQUENCE_LABELING = "doccano-sequence-labeling"
 RELATION_IMPORT = "doccano-relation-import"
+RELATION_EXPORT = "doccano-relation-export"
 CONLL = "doccano-conll"
 CONLL_SUFFIXES = (".conll",)
 #: The meta key that keeps a Doccano example id (``id`` would override the id of a new example).
@@ -43,6 +44,8 @@ def form_of(obj: Any) -> str | None:
     rels = obj.get("relations")
     if isinstance(rels, list) and any(isinstance(r, dict) and "id" not in r for r in rels):
         return RELATION_IMPORT
+    if "id" in obj and "entities" in obj:
+        return RELATION_EXPORT  # our records have no top-level id: this is Doccano's example id
     return None
 
 
