@@ -210,3 +210,14 @@ def test_our_conll_export_converts_back_to_the_same_records(tmp_path: Path) -> N
     report = export(src, tmp_path / "exp", to=["conll"], split={"train": 1.0})
     back = converted(tmp_path, report.path("conll", "train"), source="conll")
     assert [keyed(r) for r in back] == [keyed(g) for g in gold]
+
+
+def test_stdin_in_and_stdout_out_with_a_named_source() -> None:
+    lines = (DATA / "prodigy" / "annotations.jsonl").read_text("utf-8")
+    result = runner.invoke(app, ["convert", "-", "--from", "prodigy", "--out", "-"], input=lines)
+    assert result.exit_code == 0, result.output
+    recs = [json.loads(x) for x in result.stdout.splitlines()]
+    assert [r["annotator"] for r in recs] == ["news-alice", "news-alice", "news-alice", "news-bob"]
+    assert "converted: 4 records" in result.stderr
+    auto = runner.invoke(app, ["convert", "-", "--out", "-"], input=lines)
+    assert auto.exit_code == 2 and "--from" in auto.output

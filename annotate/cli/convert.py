@@ -10,8 +10,8 @@ from annotate.cli._app import app, err, user_errors
 
 @app.command("convert")
 def convert_cli(
-    inputs: Annotated[list[Path], typer.Argument(help="Files or folders of the source tool.")],
-    out: Annotated[Path, typer.Option("--out", help="The records (JSONL), written atomically.")],
+    inputs: Annotated[list[Path], typer.Argument(help="Files or folders of the source tool; - is stdin.")],
+    out: Annotated[Path, typer.Option("--out", help="The records (JSONL), written atomically; - is stdout.")],
     source: Annotated[
         str, typer.Option("--from", help="doccano, prodigy, label-studio, brat, conll, or auto.")
     ] = "auto",

@@ -20,7 +20,7 @@ from annotate.convert.detect import detect
 from annotate.convert.ledger import KEPT_IN_META, REPAIRED, SKIPPED, Ledger
 from annotate.convert.options import AUTO, SOURCES, ConvertOptions
 from annotate.errors import DataError, UsageError
-from annotate.fileio import atomic_write, check_writable, dumps_line
+from annotate.fileio import atomic_write, check_writable, dumps_line, is_stdio
 from annotate.records.model import Record, Span
 
 READERS: dict[str, Callable[[ConvertOptions, Ledger], Iterator[Record]]] = {
@@ -112,7 +112,10 @@ def check_inputs(options: ConvertOptions) -> None:
     if not options.inputs:
         raise UsageError("no input given")
     for path in options.inputs:
-        if not path.exists():
+        if is_stdio(path):
+            if options.source == AUTO:
+                raise UsageError("cannot detect the format of stdin", hint="name it with --from")
+        elif not path.exists():
             raise DataError("no such file or folder", path=str(path), code="E101")
     check_writable(options.out, force=options.force)
     if options.report is not None:
