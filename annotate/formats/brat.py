@@ -71,16 +71,36 @@ def next_stem(doc_id: str, n: int, used: set[str]) -> str:
 
 def ann_lines(prep: PreparedDoc, tally: Tally) -> list[str]:
     """Return the .ann lines for one record, counting it into ``tally``."""
-    record, text = prep.record, prep.record.text
     tally.add_doc(prep)
     tally.omissions.extend(prep.invalid_span_omissions(FORMAT))
     tally.omissions.extend(prep.dangling_omissions(FORMAT))
-    spans = record.entities
-    valid = [i for i in range(len(spans)) if i not in prep.invalid]
-    ids = [spans[i].id for i in valid]
-    own_span_ids = len(set(ids)) == len(ids) and all(x >= 0 for x in ids)
     lines: list[str] = []
     notes: list[tuple[str, str]] = []
+    tid = _text_bound_lines(prep, tally, lines, notes)
+    _relation_lines(prep, tally, tid, lines, notes)
+    for k, (target, body) in enumerate(notes, start=1):
+        lines.append(f"#{k}\tAnnotatorNotes {target}\t{body}")
+    return lines
+
+
+def _own_ids(ids: Sequence[int]) -> bool:
+    """Return whether ``ids`` can name brat annotations: unique and not negative."""
+    return len(set(ids)) == len(ids) and all(x >= 0 for x in ids)
+
+
+def _note(target: str, note: dict[str, Any]) -> tuple[str, str]:
+    return target, NOTE_PREFIX + json.dumps(note, ensure_ascii=False)
+
+
+def _text_bound_lines(
+    prep: PreparedDoc, tally: Tally, lines: list[str], notes: list[tuple[str, str]]
+) -> dict[int, str]:
+    """Append a ``T`` line for each valid span (and a note for what brat cannot hold);
+    return the brat id of each span written, by its index."""
+    text = prep.record.text
+    spans = prep.record.entities
+    valid = [i for i in range(len(spans)) if i not in prep.invalid]
+    own_span_ids = _own_ids([spans[i].id for i in valid])
     tid: dict[int, str] = {}
     for n, i in enumerate(valid, start=1):
         s = spans[i]
@@ -105,30 +125,34 @@ def ann_lines(prep: PreparedDoc, tally: Tally) -> list[str]:
         if not own_span_ids:
             note["id"] = s.id
         if note:
-            notes.append((t, NOTE_PREFIX + json.dumps(note, ensure_ascii=False)))
-    rel_ids = [r.id for j, r in enumerate(record.relations) if j in prep.endpoints]
-    own_rel_ids = len(set(rel_ids)) == len(rel_ids) and all(x >= 0 for x in rel_ids)
-    for n, (j, r) in enumerate(enumerate(record.relations), start=1):
+            notes.append(_note(t, note))
+    return tid
+
+
+def _relation_lines(
+    prep: PreparedDoc, tally: Tally, tid: dict[int, str], lines: list[str], notes: list[tuple[str, str]]
+) -> None:
+    """Append an ``R`` line for each relation whose endpoints are written (and a note)."""
+    relations = prep.record.relations
+    own_rel_ids = _own_ids([r.id for j, r in enumerate(relations) if j in prep.endpoints])
+    for n, (j, r) in enumerate(enumerate(relations), start=1):
         if j not in prep.endpoints:
             continue
-        h, t_ = prep.endpoints[j]
-        if h not in tid or t_ not in tid:
+        h, t = prep.endpoints[j]
+        if h not in tid or t not in tid:
             tally.omissions.append(prep.relation_omission(FORMAT, j, "endpoint_not_written"))
             continue
         rid = f"R{r.id}" if own_rel_ids else f"R{n}"
         label = brat_label(r.label)
-        lines.append(f"{rid}\t{label} Arg1:{tid[h]} Arg2:{tid[t_]}")
+        lines.append(f"{rid}\t{label} Arg1:{tid[h]} Arg2:{tid[t]}")
         tally.relations_written += 1
-        rnote: dict[str, Any] = {}
+        note: dict[str, Any] = {}
         if label != r.label:
-            rnote["label"] = r.label
+            note["label"] = r.label
         if not own_rel_ids:
-            rnote["id"] = r.id
-        if rnote:
-            notes.append((rid, NOTE_PREFIX + json.dumps(rnote, ensure_ascii=False)))
-    for k, (target, body) in enumerate(notes, start=1):
-        lines.append(f"#{k}\tAnnotatorNotes {target}\t{body}")
-    return lines
+            note["id"] = r.id
+        if note:
+            notes.append(_note(rid, note))
 
 
 def annotation_conf(labels: Sequence[str], relation_labels: Sequence[str]) -> str:
