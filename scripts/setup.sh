@@ -31,6 +31,7 @@ fi
 # to the same set that the tests last passed with.
 pip_install $VENV/bin/pip install -c constraints.txt -e ".[test]"
 pip_install $VENV/bin/pip install --no-deps -r requirements-model.txt
+pip_install $VENV/bin/pip install --no-deps -r requirements-compare.txt
 
 # doccano-client needs pydantic 1 (so spaCy 3.8.11) and urllib3 1, and does not install on
 # Python 3.13: it lives in its own venv, for the tests and the bench baselines that use it.
