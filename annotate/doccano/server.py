@@ -344,6 +344,9 @@ def _launch(
     Each process goes into ``records`` as it starts, so that the caller can stop what did start.
     """
     inst, env, logs = prepared.inst, prepared.env, data_dir / "logs"
+    # Both processes create the media dir at start-up if it is missing (django-drf-filepond checks,
+    # then creates), and the one that loses that race exits: make it first.
+    (data_dir / "media").mkdir(mode=0o700, exist_ok=True)
     # The web server and the worker must see the same database (the broker's queue is in it).
     records["web"] = spawn(
         _web_command(inst, host, port, workers),
