@@ -158,3 +158,18 @@ class HashMismatch(DataError):
     """A pulled text no longer matches the ``doc_hash`` it was pushed with (exit 1)."""
 
     code = "E161"
+
+
+# -- preannotate on a Dask cluster (E232 pipeline, E32x cluster) -----------------------------------
+
+
+class PipelineMismatch(ConfigError):
+    """A Dask worker has another spaCy pipeline (or version) than the client (exit 2)."""
+
+    code = "E232"
+
+
+class ClusterError(ServerError):
+    """The Dask scheduler cannot be reached or went away, or the cluster lost the work (exit 3)."""
+
+    code = "E320"

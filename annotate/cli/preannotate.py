@@ -1,12 +1,18 @@
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from annotate.cli._app import app, err, user_errors
 from annotate.cli._progress import progress_bar
+
+if TYPE_CHECKING:
+    from annotate.nlp.preannotate import BatchSource
+    from annotate.recipe import Recipe
 
 
 @app.command("preannotate")
@@ -54,6 +60,22 @@ def preannotate_cli(
         ),
     ] = "input",
     force: Annotated[bool, typer.Option("--force", help="Overwrite --out if it exists.")] = False,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            envvar="DASK_SCHEDULER_ADDRESS",
+            help="Run the pipeline on a Dask cluster: a scheduler's address (tcp://HOST:PORT), or "
+            "local:N for N worker processes on this machine. Needs annotate[dask]; see docs/scale-out.md.",
+        ),
+    ] = None,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="With --scheduler: take the batches a killed run left in OUT.parts/ and run only the rest.",
+        ),
+    ] = False,
 ) -> None:
     """Pre-annotate documents with a recipe's entity sources and relation rules; write tasks JSONL."""
     from annotate.errors import UsageError
@@ -67,20 +89,60 @@ def preannotate_cli(
         if order not in ("input", "uncertainty"):
             raise UsageError(f"unknown --order {order!r}", hint="valid orders: input, uncertainty")
         check_writable(out, force=force)  # fail before loading a model, not after
-        with progress_bar("pre-annotating") as advance:
-            run = preannotate(
-                inputs,
-                load_recipe(recipe),
-                model=model,
-                n_process=n_process,
-                batch_size=batch_size,
-                limit=limit,
-                text_key=text_key,
-                glob=glob,
-                strict=strict,
-                uncertainty=order == "uncertainty",
-                progress=advance,
-            )
-            records = by_uncertainty(run.records) if order == "uncertainty" else run.records
-            write_records(out, records, force=force)
+        the_recipe = load_recipe(recipe)
+        uncertainty = order == "uncertainty"
+        with _batch_source(scheduler, the_recipe, model, uncertainty, out, resume, n_process) as batches:
+            with progress_bar("pre-annotating") as advance:
+                run = preannotate(
+                    inputs,
+                    the_recipe,
+                    model=model,
+                    n_process=n_process,
+                    batch_size=batch_size,
+                    limit=limit,
+                    text_key=text_key,
+                    glob=glob,
+                    strict=strict,
+                    uncertainty=uncertainty,
+                    progress=advance,
+                    batches=batches,
+                )
+                records = by_uncertainty(run.records) if uncertainty else run.records
+                write_records(out, records, force=force)
         err(format_summary(run.summary, out))
+
+
+@contextlib.contextmanager
+def _batch_source(
+    scheduler: str | None,
+    recipe: Recipe,
+    model: str | None,
+    uncertainty: bool,
+    out: str,
+    resume: bool,
+    n_process: int,
+) -> Iterator[BatchSource | None]:
+    """Yield the Dask cluster's batch source for --scheduler (printing where it runs), else None."""
+    from annotate.errors import UsageError
+
+    if scheduler is None:
+        if resume:
+            raise UsageError("--resume continues a --scheduler run", hint="add --scheduler")
+        yield None
+        return
+    if n_process != 1:
+        raise UsageError("--n-process and --scheduler exclude each other", hint="drop --n-process")
+    if resume and out == "-":
+        raise UsageError("--resume needs --out FILE: the batches done are kept beside it")
+    from annotate.nlp.distributed import on_cluster
+
+    with on_cluster(
+        scheduler, recipe, model=model, uncertainty=uncertainty, out=out, resume=resume
+    ) as source:
+        c = source.cluster
+        err(f"dask: {c.workers} workers, {c.threads} threads at {c.address}")
+        if c.dashboard:
+            err(f"dask dashboard: {c.dashboard}")
+        yield source
+        if source.done is not None and source.done.reused:
+            err(f"resumed: {source.done.reused} batches taken from {source.done.folder}")

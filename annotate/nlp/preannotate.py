@@ -33,6 +33,11 @@ DEFAULT_BATCH_SIZE = 32
 # Doc.user_data it stores them under (plain lists and dicts, serialised with the Doc).
 ANNOTATOR = "annotate_records"
 _USER_DATA_KEY = "annotate.annotations"
+# Where the annotations of the texts come from instead of this process or forked workers
+# (``preannotate --scheduler``: a Dask cluster, see annotate.nlp.distributed): given the
+# loaded pipeline, the texts in input order and the batch size, it yields one annotator
+# dict a text, in the same order.
+BatchSource = Callable[[LoadedPipeline, Iterator[str], int], Iterator[dict[str, Any]]]
 
 
 @dataclass
@@ -292,13 +297,15 @@ def preannotate(
     strict: bool = False,
     uncertainty: bool = False,
     progress: Callable[[int], None] | None = None,
+    batches: BatchSource | None = None,
 ) -> Run:
     """Load the pipeline and return a Run whose ``records`` pre-annotate ``inputs`` lazily.
 
     Skipped documents are reported in ``run.summary.skipped``; with ``strict`` the first one
     raises a DataError instead. With ``uncertainty`` each record's meta carries its
     ``uncertainty`` (see :mod:`annotate.nlp.uncertainty`). Raises ModelNotFoundError before
-    reading any input when no pipeline of the recipe is installed.
+    reading any input when no pipeline of the recipe is installed. ``batches`` replaces this
+    process and ``n_process`` as the one that runs the pipeline over the texts.
     """
     if n_process < 1:
         raise UsageError("--n-process must be at least 1")
@@ -363,7 +370,9 @@ def preannotate(
         started = time.perf_counter()
         try:
             stream: Iterator[Doc | dict[str, Any]]
-            if n_process > 1 and can_fork():
+            if batches is not None:
+                stream = batches(pipe, documents(), batch_size)
+            elif n_process > 1 and can_fork():
                 stream = _forked_annotations(pipe.nlp, documents(), n_process, batch_size)
             else:
                 stream = pipe.nlp.pipe(documents(), batch_size=batch_size, n_process=n_process)

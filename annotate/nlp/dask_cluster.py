@@ -1,0 +1,119 @@
+"""Connecting to a Dask cluster for ``preannotate --scheduler``: an address or ``local:N``.
+
+``tcp://HOST:PORT`` (or any address Dask takes) is a running ``dask scheduler``; ``local:N``
+starts a ``LocalCluster`` of N worker processes with one thread each (spaCy runs one document
+at a time per thread, and threads of one process share its interpreter lock). How long to wait
+for a scheduler is Dask's own setting, ``distributed.comm.timeouts.connect``
+(``DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from annotate.errors import ClusterError, ConfigError, UsageError
+
+LOCAL_PREFIX = "local:"
+SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
+INSTALL_HINT = "install the extra: pip install 'annotate[dask]' (on the client and on every worker)"
+
+
+@dataclass
+class Cluster:
+    """A connected Dask client and what the CLI shows of the cluster."""
+
+    client: Any  # distributed.Client
+    address: str
+    dashboard: str | None
+    workers: int
+    threads: int
+
+
+def _local_workers(scheduler: str) -> int | None:
+    """Return N of ``local:N``, None for an address; raise UsageError for a bad N."""
+    if not scheduler.startswith(LOCAL_PREFIX):
+        return None
+    n = scheduler[len(LOCAL_PREFIX) :]
+    if not n.isdigit() or int(n) < 1:
+        raise UsageError(f"--scheduler {scheduler!r}: N of local:N must be a whole number of at least 1")
+    return int(n)
+
+
+def _import_distributed() -> Any:
+    if importlib.util.find_spec("distributed") is None:
+        raise ConfigError("--scheduler needs Dask, which is not installed", hint=INSTALL_HINT, code="E233")
+    import distributed
+
+    return distributed
+
+
+def _dashboard(client: Any) -> str | None:
+    """Return the dashboard's link, or None when the scheduler serves none (no bokeh)."""
+    try:
+        info = client.scheduler_info(n_workers=0)
+        if "dashboard" not in info.get("services", {}):
+            return None
+        link = client.dashboard_link
+    except Exception:  # the link is a courtesy: no dashboard is not an error
+        return None
+    return str(link) if link else None
+
+
+def _unreachable(address: str, e: BaseException) -> ClusterError:
+    return ClusterError(
+        f"cannot reach the Dask scheduler at {address}: {e}",
+        hint="start one (`dask scheduler`, then `dask worker ADDRESS --nthreads 1`) or check "
+        f"--scheduler / {SCHEDULER_ENV}; the wait is Dask's distributed.comm.timeouts.connect",
+    )
+
+
+@contextlib.contextmanager
+def connect(scheduler: str) -> Iterator[Cluster]:
+    """Yield a Cluster connected to ``scheduler`` with at least one worker; close it after.
+
+    Raises ClusterError (exit 3) when the scheduler cannot be reached or has no worker within
+    Dask's connect timeout.
+    """
+    n_local = _local_workers(scheduler)
+    distributed = _import_distributed()
+    import dask
+
+    timeout = dask.config.get("distributed.comm.timeouts.connect")
+    with contextlib.ExitStack() as stack:
+        if n_local is not None:
+            local = distributed.LocalCluster(
+                n_workers=n_local,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=":0",
+                silence_logs=logging.ERROR,
+            )
+            stack.callback(local.close)
+            address = local.scheduler_address
+        else:
+            address = scheduler
+        try:
+            client = distributed.Client(address, timeout=timeout, set_as_default=False)
+        except (OSError, TimeoutError) as e:
+            raise _unreachable(scheduler, e) from None
+        stack.callback(client.close)
+        try:
+            client.wait_for_workers(1, timeout=timeout)
+        except (OSError, TimeoutError) as e:
+            raise ClusterError(
+                f"the Dask scheduler at {address} has no worker: {e}",
+                hint="start workers with `dask worker ADDRESS --nthreads 1`",
+            ) from None
+        threads = client.nthreads()
+        yield Cluster(
+            client=client,
+            address=address,
+            dashboard=_dashboard(client),
+            workers=len(threads),
+            threads=sum(threads.values()),
+        )
