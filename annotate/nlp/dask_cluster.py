@@ -70,6 +70,16 @@ def _unreachable(address: str, e: BaseException) -> ClusterError:
     )
 
 
+def _quiet_dask_logs(stack: contextlib.ExitStack) -> None:
+    """Keep Dask's own log lines (a traceback for a lost connection, a worker removed) out of
+    the client's stderr while connected: what matters reaches the user as one error."""
+    names = ["distributed", *(n for n in logging.root.manager.loggerDict if n.startswith("distributed."))]
+    for name in names:  # Dask's config gives some of them a level of their own
+        logger = logging.getLogger(name)
+        stack.callback(logger.setLevel, logger.level)
+        logger.setLevel(logging.CRITICAL)
+
+
 @contextlib.contextmanager
 def connect(scheduler: str) -> Iterator[Cluster]:
     """Yield a Cluster connected to ``scheduler`` with at least one worker; close it after.
@@ -83,6 +93,7 @@ def connect(scheduler: str) -> Iterator[Cluster]:
 
     timeout = dask.config.get("distributed.comm.timeouts.connect")
     with contextlib.ExitStack() as stack:
+        _quiet_dask_logs(stack)
         if n_local is not None:
             local = distributed.LocalCluster(
                 n_workers=n_local,

@@ -170,8 +170,8 @@ class ClusterBatches:
 
     def _lost(self, e: BaseException) -> ClusterError:
         return ClusterError(
-            f"lost the Dask scheduler at {self.cluster.address} ({type(e).__name__}: {e}); "
-            "no output was written",
+            f"lost the connection to the Dask scheduler at {self.cluster.address} "
+            f"({type(e).__name__}); no output was written",
             hint="the batches done are kept beside the output: run again with --resume",
         )
 
