@@ -8,6 +8,7 @@ reused. The folder is a cache: it is removed when the output has been written.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import shutil
@@ -63,3 +64,8 @@ class DoneBatches:
 
     def remove(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
+
+    def remove_if_empty(self) -> None:
+        """Remove the folder of a run that failed before any batch was done."""
+        with contextlib.suppress(OSError):
+            self.folder.rmdir()

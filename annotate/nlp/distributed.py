@@ -191,6 +191,10 @@ def on_cluster(
         source = ClusterBatches(cluster, spec, done=done)
         try:
             yield source
+        except BaseException:
+            if done is not None:
+                done.remove_if_empty()
+            raise
         finally:
             source.close()
         if done is not None:
