@@ -32,6 +32,19 @@ class Cluster:
     dashboard: str | None
     workers: int
     threads: int
+    # Workers still starting (``local:N`` starts them while the client loads its pipeline):
+    # how many to wait for before the workers are checked.
+    starting: int = 0
+    timeout: float = 30.0
+
+    def wait_for_starting(self) -> None:
+        """Wait for the workers still starting; raise ClusterError if they do not come."""
+        if not self.starting:
+            return
+        try:
+            self.client.wait_for_workers(self.starting, timeout=max(self.timeout, 120.0))
+        except (OSError, TimeoutError) as e:
+            raise ClusterError(f"the {self.starting} local Dask workers did not start: {e}") from None
 
 
 def _local_workers(scheduler: str) -> int | None:
@@ -90,24 +103,16 @@ def connect(scheduler: str) -> Iterator[Cluster]:
     n_local = _local_workers(scheduler)
     distributed = _import_distributed()
     import dask
+    from dask.utils import parse_timedelta
 
-    timeout = dask.config.get("distributed.comm.timeouts.connect")
+    timeout = float(parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"), default="s"))
     with contextlib.ExitStack() as stack:
         _quiet_dask_logs(stack)
         if n_local is not None:
-            local = distributed.LocalCluster(
-                n_workers=n_local,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=":0",
-                silence_logs=logging.ERROR,
-            )
-            stack.callback(local.close)
-            address = local.scheduler_address
-        else:
-            address = scheduler
+            yield _local_cluster(distributed, n_local, stack, timeout=timeout)
+            return
         try:
-            client = distributed.Client(address, timeout=timeout, set_as_default=False)
+            client = distributed.Client(scheduler, timeout=timeout, set_as_default=False)
         except (OSError, TimeoutError) as e:
             raise _unreachable(scheduler, e) from None
         stack.callback(client.close)
@@ -115,14 +120,40 @@ def connect(scheduler: str) -> Iterator[Cluster]:
             client.wait_for_workers(1, timeout=timeout)
         except (OSError, TimeoutError) as e:
             raise ClusterError(
-                f"the Dask scheduler at {address} has no worker: {e}",
+                f"the Dask scheduler at {scheduler} has no worker: {e}",
                 hint="start workers with `dask worker ADDRESS --nthreads 1`",
             ) from None
         threads = client.nthreads()
         yield Cluster(
             client=client,
-            address=address,
+            address=scheduler,
             dashboard=_dashboard(client),
             workers=len(threads),
             threads=sum(threads.values()),
+            timeout=timeout,
         )
+
+
+def _local_cluster(distributed: Any, n: int, stack: contextlib.ExitStack, *, timeout: float) -> Cluster:
+    """Start a LocalCluster's scheduler, and its N workers in the background (they import
+    spaCy and load the pipeline while the client loads its own)."""
+    local = distributed.LocalCluster(
+        n_workers=0,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=":0",
+        silence_logs=logging.ERROR,
+    )
+    stack.callback(local.close)
+    local.scale(n)
+    client = distributed.Client(local, timeout=timeout, set_as_default=False)
+    stack.callback(client.close)
+    return Cluster(
+        client=client,
+        address=local.scheduler_address,
+        dashboard=_dashboard(client),
+        workers=n,
+        threads=n,
+        starting=n,
+        timeout=timeout,
+    )

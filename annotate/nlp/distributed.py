@@ -75,7 +75,13 @@ class ClusterBatches:
         self.window = max(4, 2 * cluster.threads + 2)
         # The workers build their pipeline while this process builds its own.
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="annotate-check")
-        self._checks = self._pool.submit(self.client.run, check_worker, self.blob)
+        self._checks = self._pool.submit(self._check_workers)
+
+    def _check_workers(self) -> dict[str, dict[str, Any]]:
+        """In a thread: every worker's fingerprint (or error), by worker address."""
+        self.cluster.wait_for_starting()
+        reports: dict[str, dict[str, Any]] = self.client.run(check_worker, self.blob)
+        return reports
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
@@ -95,7 +101,7 @@ class ClusterBatches:
     def _refuse_other_pipelines(self, expected: dict[str, Any]) -> None:
         """Raise PipelineMismatch naming each worker whose pipeline is not the client's."""
         try:
-            reports: dict[str, dict[str, Any]] = self._checks.result()
+            reports = self._checks.result()
         except (OSError, TimeoutError, concurrent.futures.CancelledError) as e:
             raise self._lost(e) from None
         bad = []
