@@ -118,10 +118,7 @@ def test_a_scheduler_and_two_workers_give_the_bytes_of_one(
     data: str, cluster: DaskCluster, one_process: dict[str, bytes], tmp_path: Path
 ) -> None:
     out = tmp_path / "cluster.jsonl"
-    inputs = {"corpus": [str(CORPUS)], "re3d": RE3D, "uncertainty": [str(CORPUS), "--order", "uncertainty"]}[
-        data
-    ]
-    r = annotate(*inputs, "--out", str(out), "--scheduler", cluster.address, "--batch-size", "8")
+    r = annotate(*RUNS[data], "--out", str(out), "--scheduler", cluster.address, "--batch-size", "8")
     assert r.returncode == 0, r.stderr
     assert f"dask: 2 workers, 2 threads at {cluster.address}" in r.stderr
     assert "dask dashboard: http://127.0.0.1:" in r.stderr
