@@ -108,6 +108,10 @@ def connect(scheduler: str) -> Iterator[Cluster]:
     timeout = float(parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"), default="s"))
     with contextlib.ExitStack() as stack:
         _quiet_dask_logs(stack)
+        # Dask keeps the last 1,000 messages of each connection for debugging, and a batch's
+        # task message holds its texts: tens of MB on the client that grow with the corpus
+        # up to that count. Keep none (set before the connections are made).
+        stack.enter_context(dask.config.set({"distributed.admin.low-level-log-length": 0}))
         if n_local is not None:
             yield _local_cluster(distributed, n_local, stack, timeout=timeout)
             return
