@@ -92,7 +92,10 @@ class ClusterBatches:
         """Yield the annotations of ``texts`` in order, one dict a text (for ``annotate_doc``)."""
         expected = fingerprint(pipe)
         self._refuse_other_pipelines(expected)
-        blob = self.client.scatter(self.blob, broadcast=True, hash=False)
+        try:
+            blob = self.client.scatter(self.blob, broadcast=True, hash=False)
+        except (OSError, TimeoutError, concurrent.futures.CancelledError) as e:
+            raise self._lost(e) from None
         key = hashlib.sha256(self.blob + json.dumps(expected, sort_keys=True).encode()).hexdigest()
         work = batches(texts, batch_size, self.cluster.threads)
         for batch in self._in_order(work, blob, expected, key):
