@@ -160,6 +160,16 @@ class HashMismatch(DataError):
     code = "E161"
 
 
+# -- teams (E18x) -------------------------------------------------------------------------------------
+
+
+class TeamError(AnnotateError):
+    """A team's annotators, roles, routing or adjudication inputs are wrong (exit 1)."""
+
+    code = "E180"
+    exit_code = EXIT_INVALID
+
+
 # -- preannotate on a Dask cluster (E232 pipeline, E32x cluster) -----------------------------------
 
 
