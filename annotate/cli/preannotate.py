@@ -6,18 +6,27 @@ from typing import Annotated
 import typer
 
 from annotate.cli._app import app, err, user_errors
+from annotate.cli._paths import INPUT_FILE, INPUT_FILES_OR_FOLDERS, OUTPUT_FILE_OR_STDOUT
 from annotate.cli._progress import progress_bar
 
 
 @app.command("preannotate")
 def preannotate_cli(
     inputs: Annotated[
-        list[str], typer.Argument(help="Text/Markdown files, directories, JSONL files, or - for stdin.")
+        list[str],
+        typer.Argument(help="Text/Markdown files, directories, JSONL files, or - for stdin."),
+        INPUT_FILES_OR_FOLDERS,
     ],
     recipe: Annotated[
-        Path, typer.Option("--recipe", "-r", help="The recipe (TOML), e.g. recipes/news.toml.")
+        Path,
+        typer.Option("--recipe", "-r", help="The recipe (TOML), e.g. recipes/news.toml."),
+        INPUT_FILE,
     ],
-    out: Annotated[str, typer.Option("--out", "-o", help="Where to write the tasks (JSONL); - for stdout.")],
+    out: Annotated[
+        str,
+        typer.Option("--out", "-o", help="Where to write the tasks (JSONL); - for stdout."),
+        OUTPUT_FILE_OR_STDOUT,
+    ],
     model: Annotated[
         str | None,
         typer.Option(
@@ -57,7 +66,6 @@ def preannotate_cli(
 ) -> None:
     """Pre-annotate documents with a recipe's entity sources and relation rules; write tasks JSONL."""
     from annotate.errors import UsageError
-    from annotate.fileio import check_writable
     from annotate.formats.jsonl import write_records
     from annotate.nlp.preannotate import format_summary, preannotate
     from annotate.nlp.uncertainty import by_uncertainty
@@ -66,7 +74,6 @@ def preannotate_cli(
     with user_errors():
         if order not in ("input", "uncertainty"):
             raise UsageError(f"unknown --order {order!r}", hint="valid orders: input, uncertainty")
-        check_writable(out, force=force)  # fail before loading a model, not after
         with progress_bar("pre-annotating") as advance:
             run = preannotate(
                 inputs,
