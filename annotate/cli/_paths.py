@@ -13,7 +13,8 @@ wrong path, whatever the file holds): one line naming the option, the path and t
 - ``E202`` a folder where a file is meant, or a file where a folder is meant;
 - ``E203`` an input cannot be read, or an output folder cannot be written;
 - ``E204`` an output is one of the inputs (symlinks and hard links resolved), or would
-  replace a folder that holds one, or lies inside an input folder;
+  replace a folder that holds one, or already exists inside an input folder (where it
+  would be read as one of its documents);
 - ``E205`` an output's missing parent folders cannot be created (a file is in the way);
 - ``E220`` an output exists and ``--force`` was not given.
 
@@ -191,7 +192,7 @@ def _check_parent(g: _Given) -> None:
 
 
 def _check_not_an_input(out: _Given, inputs: Iterable[_Given]) -> None:
-    """An output never is, holds, or lies inside one of the inputs."""
+    """An output never is, holds, or (existing) lies inside one of the inputs."""
     target = os.path.realpath(out.path)
     for i in inputs:
         source = os.path.realpath(i.path)
@@ -201,9 +202,13 @@ def _check_not_an_input(out: _Given, inputs: Iterable[_Given]) -> None:
             )
         if out.role.kind == "folder" and _inside(source, target):
             raise _fail(out, "E204", f"holds the input {i.option} {i.path}", "write the output elsewhere")
-        if os.path.isdir(source) and _inside(target, source):
+        if os.path.isdir(source) and _inside(target, source) and os.path.exists(target):
+            # Read again with the folder, it would be one of the inputs.
             raise _fail(
-                out, "E204", f"is inside the input folder {i.option} {i.path}", "write the output outside it"
+                out,
+                "E204",
+                f"exists inside the input folder {i.option} {i.path}, so it would be read as an input",
+                "write the output outside that folder",
             )
 
 
