@@ -62,6 +62,16 @@ def preannotate_cli(
             "with meta.uncertainty on each record.",
         ),
     ] = "input",
+    max_length: Annotated[
+        int | None,
+        typer.Option(
+            "--max-length",
+            min=1,
+            help="Characters the pipeline takes at once (default: its max_length, 1,000,000 for "
+            "spaCy's). A longer document is pre-annotated in pieces split at paragraphs, then "
+            "sentences; its meta.pieces says how many.",
+        ),
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite --out if it exists.")] = False,
 ) -> None:
     """Pre-annotate documents with a recipe's entity sources and relation rules; write tasks JSONL."""
@@ -86,6 +96,7 @@ def preannotate_cli(
                 glob=glob,
                 strict=strict,
                 uncertainty=order == "uncertainty",
+                max_length=max_length,
                 progress=advance,
             )
             records = by_uncertainty(run.records) if order == "uncertainty" else run.records
