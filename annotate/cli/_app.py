@@ -64,12 +64,18 @@ def _option_name(param: Any) -> str:
 class CheckedCommand(TyperCommand):
     """A command whose path arguments are checked (see ``annotate.cli._paths``) before it runs."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.path_roles = path_roles(self.callback) if self.callback is not None else {}
+        for param in self.params:
+            # Click's own readability check of a Path would answer first, in a box of its own.
+            if param.name in self.path_roles and hasattr(param.type, "readable"):
+                param.type.readable = False
+
     def invoke(self, ctx: Any) -> Any:
-        if self.callback is not None:
-            roles = path_roles(self.callback)
-            names = {p.name: _option_name(p) for p in self.params if p.name}
-            with user_errors():
-                check_paths(roles, ctx.params, names)
+        names = {p.name: _option_name(p) for p in self.params if p.name}
+        with user_errors():
+            check_paths(self.path_roles, ctx.params, names)
         return super().invoke(ctx)
 
 
