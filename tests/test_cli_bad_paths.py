@@ -405,3 +405,56 @@ def test_a_missing_pipeline_path_is_a_clear_error(words: tuple[str, ...], tmp_pa
     code, output = _invoke(args, tmp_path)
     assert code != 0 and "Traceback" not in output and "error: [E" in output, output
     assert not (tmp_path / "t.jsonl").exists() and not (tmp_path / "m").exists()
+
+
+# -- the cases, through the real entry point ------------------------------------------------------
+
+
+def _annotate(root: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, **_env(root), "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "annotate", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=root,
+    )
+
+
+def test_export_of_a_missing_file_says_so_and_creates_nothing(tmp_path: Path) -> None:
+    proc = _annotate(tmp_path, "export", "MISSING.jsonl", "--to", "brat", "--out", "DIR")
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip() == "error: [E201] GOLD MISSING.jsonl: no such file or folder; check the path"
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_preannotate_out_an_existing_folder_fails_before_any_work(tmp_path: Path) -> None:
+    (tmp_path / "DIR").mkdir()
+    proc = _annotate(
+        tmp_path,
+        "preannotate",
+        str(ROOT / "corpus"),
+        "--recipe",
+        str(ROOT / "recipes" / "news.toml"),
+        "--out",
+        "DIR",
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("error: [E202] --out DIR: is a folder, but a file is meant; name a file")
+    assert "Traceback" not in proc.stderr and "components" not in proc.stderr  # no pipeline ran
+    assert list((tmp_path / "DIR").iterdir()) == []
+
+
+def test_pull_out_an_existing_folder_fails_before_connecting(tmp_path: Path) -> None:
+    (tmp_path / "DIR").mkdir()
+    proc = _annotate(tmp_path, "pull", "--project", "P", "--out", "DIR")
+    assert proc.returncode == 2, proc.stderr  # not 3: the unreachable server was never asked
+    assert proc.stderr.startswith("error: [E202] --out DIR: is a folder") and "E301" not in proc.stderr
+    assert list((tmp_path / "DIR").iterdir()) == []
+
+
+def test_push_of_a_missing_file_fails_before_connecting(tmp_path: Path) -> None:
+    recipe = str(ROOT / "recipes" / "news.toml")
+    proc = _annotate(tmp_path, "push", "missing.jsonl", "--project", "P", "--recipe", recipe)
+    assert proc.returncode == 2 and "[E201] TASKS missing.jsonl" in proc.stderr and "E301" not in proc.stderr
