@@ -441,7 +441,9 @@ def test_preannotate_out_an_existing_folder_fails_before_any_work(tmp_path: Path
         "DIR",
     )
     assert proc.returncode == 2, proc.stderr
-    assert proc.stderr.startswith("error: [E202] --out DIR: is a folder, but a file is meant; name a file")
+    assert proc.stderr.startswith(
+        "error: [E202] --out DIR: is a folder, but a file is meant; name the file to write"
+    )
     assert "Traceback" not in proc.stderr and "components" not in proc.stderr  # no pipeline ran
     assert list((tmp_path / "DIR").iterdir()) == []
 
@@ -458,3 +460,26 @@ def test_push_of_a_missing_file_fails_before_connecting(tmp_path: Path) -> None:
     recipe = str(ROOT / "recipes" / "news.toml")
     proc = _annotate(tmp_path, "push", "missing.jsonl", "--project", "P", "--recipe", recipe)
     assert proc.returncode == 2 and "[E201] TASKS missing.jsonl" in proc.stderr and "E301" not in proc.stderr
+
+
+def test_a_folder_written_into_may_hold_an_input_but_one_replaced_whole_may_not(tmp_path: Path) -> None:
+    from annotate.cli._paths import INPUT_FILE, OUTPUT_FOLDER, WORK_FOLDER, check_paths
+    from annotate.errors import PathError
+
+    (tmp_path / "out").mkdir()
+    recipe = tmp_path / "out" / "recipe.toml"
+    recipe.write_text("", encoding="utf-8")
+    values = {"recipe": str(recipe), "out": str(tmp_path / "out"), "force": True}
+    check_paths({"recipe": INPUT_FILE, "out": WORK_FOLDER}, values, {})  # annotate run writes its files in it
+    with pytest.raises(PathError) as e:
+        check_paths({"recipe": INPUT_FILE, "out": OUTPUT_FOLDER}, values, {"out": "--out"})
+    assert e.value.code == "E204" and "holds the input" in str(e.value)
+
+
+def test_an_output_that_is_an_input_is_said_so_before_asking_for_force(tmp_path: Path) -> None:
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text("{}\n", encoding="utf-8")
+    code, output = _invoke(
+        ["evaluate", "--pred", str(gold), "--gold", str(gold), "--html", str(gold)], tmp_path
+    )
+    assert code == 2 and "[E204]" in output and "--force" not in output, output

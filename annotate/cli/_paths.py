@@ -99,16 +99,15 @@ def check_paths(roles: Mapping[str, PathRole], values: Mapping[str, Any], option
         for path in _as_list(values.get(name))
         if not (role.stdio and str(path) == STDIO)
     ]
-    for g in given:
-        if g.role.direction == "input":
-            _check_input(g)
-    for g in given:
-        if g.role.direction == "output":
-            _check_output(g, force=bool(g.role.force and values.get(g.role.force)))
     inputs = [g for g in given if g.role.direction == "input"]
-    for g in given:
-        if g.role.direction == "output":
-            _check_not_an_input(g, inputs)
+    outputs = [g for g in given if g.role.direction == "output"]
+    for g in inputs:
+        _check_input(g)
+    # Before "exists, pass --force": --force must not be the advice when the output is an input.
+    for g in outputs:
+        _check_not_an_input(g, inputs)
+    for g in outputs:
+        _check_output(g, force=bool(g.role.force and values.get(g.role.force)))
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -162,17 +161,18 @@ def _check_output(g: _Given, *, force: bool) -> None:
     """An output is the kind meant where it exists, may be replaced, and its folder can be made."""
     path = Path(g.path)
     if path.is_dir() and g.role.kind == "file":
-        example = path / ("out" + (path.suffix or ".jsonl"))
-        raise _fail(g, "E202", "is a folder, but a file is meant", f"name a file, e.g. {example}")
+        raise _fail(
+            g, "E202", "is a folder, but a file is meant", f"name the file to write, e.g. in {g.path}"
+        )
     if path.exists() and not path.is_dir() and g.role.kind == "folder":
         raise _fail(g, "E202", "is a file, but a folder is meant", "name a folder, or move the file")
     if g.role.force is not None and path.exists() and not force:
         option = "--" + g.role.force.replace("_", "-")
         raise _fail(g, "E220", "exists; refusing to replace it", f"pass {option} to replace it")
-    if path.is_dir():
-        _check_writable_folder(g, path)
+    if path.is_dir() and g.role.force is None:
+        _check_writable_folder(g, path)  # written into
     else:
-        _check_parent(g)
+        _check_parent(g)  # created, or replaced by a rename in its folder
 
 
 def _check_writable_folder(g: _Given, folder: Path) -> None:
@@ -192,7 +192,8 @@ def _check_parent(g: _Given) -> None:
 
 
 def _check_not_an_input(out: _Given, inputs: Iterable[_Given]) -> None:
-    """An output never is, holds, or (existing) lies inside one of the inputs."""
+    """An output never is one of the inputs, nor (a folder replaced whole) holds one, nor
+    (existing already) lies inside an input folder."""
     target = os.path.realpath(out.path)
     for i in inputs:
         source = os.path.realpath(i.path)
@@ -200,7 +201,7 @@ def _check_not_an_input(out: _Given, inputs: Iterable[_Given]) -> None:
             raise _fail(
                 out, "E204", f"is also the input {i.option} {i.path}", "write the output to another path"
             )
-        if out.role.kind == "folder" and _inside(source, target):
+        if out.role.kind == "folder" and out.role.force is not None and _inside(source, target):
             raise _fail(out, "E204", f"holds the input {i.option} {i.path}", "write the output elsewhere")
         if os.path.isdir(source) and _inside(target, source) and os.path.exists(target):
             # Read again with the folder, it would be one of the inputs.
