@@ -255,16 +255,19 @@ def _stored_annotations(
 
 
 def annotate_doc(
-    stored: dict[str, Any],
+    doc: Doc | dict[str, Any],
     item: InputDoc,
     *,
     recipe: Recipe,
     pipe: LoadedPipeline,
+    rules: Sequence[RelationRule],
     summary: Summary,
     pieces: int = 1,
 ) -> Record:
-    """Return the Record for one document from its plain annotations (see
-    :func:`_stored_annotations`); ``pieces`` > 1 is said in its meta."""
+    """Return the Record for one processed document (annotated by the pipeline's annotator
+    component where it ran, else here), or for the annotations a worker process sent or its
+    pieces joined (see :func:`_stored_annotations`); ``pieces`` > 1 is said in its meta."""
+    stored = _stored_annotations(doc, recipe=recipe, pipe=pipe, rules=rules)
     summary.dropped_labels.update(stored["dropped"])
     spans = [
         Span(id=i, start=s, end=e, label=label, source=src)
@@ -465,7 +468,13 @@ def _records(
             stored = parts[0] if len(parts) == 1 else join(parts, done.bounds)
             parts = []
             yield annotate_doc(
-                stored, done.item, recipe=recipe, pipe=pipe, summary=summary, pieces=len(done.bounds)
+                stored,
+                done.item,
+                recipe=recipe,
+                pipe=pipe,
+                rules=rules,
+                summary=summary,
+                pieces=len(done.bounds),
             )
             summary.docs += 1
             summary.chars += len(done.item.text)
