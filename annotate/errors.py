@@ -170,3 +170,13 @@ class HashMismatch(DataError):
     """A pulled text no longer matches the ``doc_hash`` it was pushed with (exit 1)."""
 
     code = "E161"
+
+
+# -- teams (E18x) -------------------------------------------------------------------------------------
+
+
+class TeamError(AnnotateError):
+    """A team's annotators, roles, routing or adjudication inputs are wrong (exit 1)."""
+
+    code = "E180"
+    exit_code = EXIT_INVALID

@@ -42,13 +42,18 @@ def check_writable(path: str | os.PathLike[str], *, force: bool) -> None:
 
 @contextlib.contextmanager
 def atomic_write(
-    path: str | os.PathLike[str], *, force: bool = False, mode: str = "w", encoding: str | None = "utf-8"
+    path: str | os.PathLike[str],
+    *,
+    force: bool = False,
+    mode: str = "w",
+    encoding: str | None = "utf-8",
+    private: bool = False,
 ) -> Iterator[IO[Any]]:
     """Yield a file that replaces ``path`` only when the block ends without an exception.
 
     The data goes to a temp file beside the target, is fsynced, then ``os.replace``d, so a
     reader never sees a partial file and a failure leaves the old file (or none) in place.
-    ``-`` writes to stdout.
+    ``-`` writes to stdout. A ``private`` file (it holds secrets) is 0600 from its first byte.
     """
     if is_stdio(path):
         if "b" in mode:
@@ -63,7 +68,7 @@ def atomic_write(
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         # mkstemp makes the file 0600; the output is the user's file, so give it the usual mode.
-        os.fchmod(fd, 0o666 & ~_umask())
+        os.fchmod(fd, 0o600 if private else 0o666 & ~_umask())
         os.close(fd)
         kwargs: dict[str, Any] = {} if "b" in mode else {"encoding": encoding, "newline": ""}
         # Opened by path, so that ``f.name`` is the temp file's path (a caller may check it).

@@ -47,6 +47,33 @@ def push(api: Any, tasks: Path, project: str, recipe: Any, ledger_dir: Path) -> 
     )
 
 
+def team_push(
+    api: Any, tasks: Path, team: str, recipe: Any, annotators: list[str], overlap: int, ledger_dir: Path
+) -> Any:
+    """``annotate.sync.team_push.team_push`` into a new team; returns its TeamPushReport."""
+    from annotate.sync.push import PushOptions
+    from annotate.sync.team_push import team_push as _team_push
+
+    return _team_push(
+        api,
+        tasks,
+        project=team,
+        recipe=recipe,
+        annotators=annotators,
+        overlap=overlap,
+        options=PushOptions(create=True, ledger_dir=ledger_dir),
+    )
+
+
+def make_users(api: Any, names: list[str]) -> list[str]:
+    """Create these users (with throwaway passwords: nobody logs in as them); return the names."""
+    import secrets
+
+    for name in names:
+        api.create_user(name, secrets.token_urlsafe(15))
+    return names
+
+
 def uploads(report: Any) -> int:
     """How many documents a push sent to the server (new plus replaced)."""
     return int(getattr(report, "pushed", 0)) + int(getattr(report, "updated", 0))

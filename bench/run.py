@@ -344,6 +344,62 @@ def server_rows(cfg: Config, c: Corpus, server: Server) -> list[Row]:
     return [r_call, r_imp, r_re, r_pull]
 
 
+# -- a routed push to a team --------------------------------------------------------------------------
+
+
+def team_row(cfg: Config, c: Corpus, server: Server) -> Row:
+    n = cfg.docs
+    row = Row(
+        f"routed push {n:,} tasks, 3 annotators, overlap 2",
+        "`team_push()` (library): one project per annotator, each document in two of them",
+        f"a plain `push()` of the same {n:,} into one project",
+        "≤ 2.5×",
+    )
+    tasks = c.tasks(n)
+    recipe = ours.load_recipe(cfg.recipe)
+    api = ours.connect(server)
+    stamp = time.strftime("%H%M%S")
+    # Setup, not timed: the team's three users.
+    names = ours.make_users(api, [f"bench-{stamp}-{who}" for who in ("ann", "ben", "cat")])
+    ratios: list[float] = []
+
+    def body(_: Row) -> None:
+        for i in range(cfg.runs):
+            plain, team = f"bench-plain-{stamp}-{i}", f"bench-team-{stamp}-{i}"
+            ledger = cfg.workdir / f"team-ledger-{stamp}-{i}"
+            (t_plain, rep), (t_team, trep) = alternate(
+                i,
+                partial(timed, partial(ours.push, api, tasks, plain, recipe, ledger)),
+                partial(timed, partial(ours.team_push, api, tasks, team, recipe, names, 2, ledger)),
+            )
+            if ours.uploads(rep) != n or trep.pushed != 2 * n:
+                raise RuntimeError(
+                    f"plain push uploaded {ours.uploads(rep)}, routed {trep.pushed} of {2 * n}"
+                )
+            row.base_s.append(t_plain)
+            row.ours_s.append(t_team)
+            ratios.append(t_team / t_plain)
+            log(f"team run {i + 1}: plain push {t_plain:.2f}s, routed push {t_team:.2f}s ({ratios[-1]:.2f}×)")
+        row.value = median(ratios)
+        row.passed = row.value <= 2.5
+        row.note = (
+            f"the routed push uploads {2 * n:,} examples into 3 projects (loads "
+            f"{', '.join(str(v) for v in trep_loads(names, tasks))}), the plain one {n:,} into one; "
+            "both create their projects and label types inside the timing."
+        )
+
+    return _guard(row, body)
+
+
+def trep_loads(names: list[str], tasks: Path) -> list[int]:
+    """Return each annotator's share of a routed push of ``tasks`` (overlap 2), in name order."""
+    from annotate.sync.routing import loads_of, route
+
+    doc_ids = [json.loads(line)["doc_id"] for line in tasks.open(encoding="utf-8") if line.strip()]
+    loads = loads_of(route(doc_ids, names, 2))
+    return [loads[a] for a in sorted(names)]
+
+
 # -- validate ----------------------------------------------------------------------------------------
 
 VALIDATE_SCRIPT = r"""
@@ -514,6 +570,7 @@ def run_all(cfg: Config, server_factory: Callable[[], Any], only: set[str] | Non
             with server_factory() as server:
                 log(f"server at {server.url}; push and pull rows ...")
                 rows += server_rows(cfg, c, server)
+                rows.append(team_row(cfg, c, server))
         except Exception as e:
             row = Row("push / pull rows", "", "", "", error=f"{type(e).__name__}: {e}")
             rows.append(row)

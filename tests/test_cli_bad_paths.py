@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 
 from annotate.cli import app
 from annotate.cli._app import CheckedCommand
-from annotate.cli._paths import PathRole, path_roles
+from annotate.cli._paths import INPUT_FILE, PathRole, path_roles
 
 ROOT = Path(__file__).resolve().parent.parent
 # Nothing listens here: a command that connected before checking its paths would say E301.
@@ -209,7 +209,17 @@ def _argv(case: Case, layout: Layout) -> tuple[list[str], str]:
     """The command line of a case (every other argument valid) and the bad path."""
     cmd = COMMANDS[case.words]
     roles = path_roles(cmd.callback)
-    values = {name: layout.valid(name, role) for name, role in roles.items()}
+    # A parameter that turns an output into an input (adjudicate --resolved) is given only
+    # when it is the one under test; the output it turns is then a valid input.
+    flips = {r.read_when for r in roles.values() if r.read_when}
+    values = {
+        name: layout.valid(name, role)
+        for name, role in roles.items()
+        if name not in flips or name == case.param
+    }
+    for name, role in roles.items():
+        if role.read_when in values and name != case.param:
+            values[name] = layout.valid(name, INPUT_FILE)
     bad = layout.bad(case, roles[case.param], values)
     values[case.param] = bad
     force = roles[case.param].force
@@ -474,6 +484,36 @@ def test_a_folder_written_into_may_hold_an_input_but_one_replaced_whole_may_not(
     with pytest.raises(PathError) as e:
         check_paths({"recipe": INPUT_FILE, "out": OUTPUT_FOLDER}, values, {"out": "--out"})
     assert e.value.code == "E204" and "holds the input" in str(e.value)
+
+
+def test_adjudicate_conflicts_are_written_or_with_resolved_read(tmp_path: Path) -> None:
+    from annotate.cli._paths import CONFLICTS_FILE, OUTPUT_FILE, check_paths
+    from annotate.errors import PathError
+
+    roles = {
+        "per_annotator": INPUT_FILE,
+        "out": OUTPUT_FILE,
+        "conflicts": CONFLICTS_FILE,
+        "resolved": INPUT_FILE,
+    }
+    for name in ("per", "conflicts", "resolved"):
+        (tmp_path / f"{name}.jsonl").write_text("{}\n", encoding="utf-8")
+    values = {
+        "per_annotator": str(tmp_path / "per.jsonl"),
+        "out": str(tmp_path / "gold.jsonl"),
+        "conflicts": str(tmp_path / "conflicts.jsonl"),
+    }
+    with pytest.raises(PathError) as e:  # written: it exists
+        check_paths(roles, values, {})
+    assert e.value.code == "E220"
+    check_paths(roles, {**values, "resolved": str(tmp_path / "resolved.jsonl")}, {})  # read back
+    with pytest.raises(PathError) as e:
+        check_paths(
+            roles,
+            {**values, "conflicts": str(tmp_path / "x.jsonl"), "resolved": str(tmp_path / "resolved.jsonl")},
+            {},
+        )
+    assert e.value.code == "E201"
 
 
 def test_an_output_that_is_an_input_is_said_so_before_asking_for_force(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from annotate.errors import ConfigError
 from annotate.nlp.preannotate import preannotate
 from annotate.nlp.relation_rules import RULE_KINDS, RelationRule, build_rule, build_rules, kinds, register
 from annotate.recipe import load_recipe
+from annotate.recipe.rules import KINDS
 from annotate.records.model import Record
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -192,7 +193,14 @@ def test_a_registered_kind_can_be_used_by_name() -> None:
         assert rule.source == "rule:t"
     finally:
         del RULE_KINDS["always_first_two"]
+        del KINDS["always_first_two"]
     assert "always_first_two" not in kinds()
+
+
+def test_every_declared_kind_has_an_engine_and_every_engine_its_declaration() -> None:
+    assert kinds() == sorted(KINDS)
+    for kind, cls in RULE_KINDS.items():
+        assert cls.declared is KINDS[kind]
 
 
 def test_a_rule_without_lemmas_runs_no_tagger_or_lemmatizer(tmp_path: Path) -> None:

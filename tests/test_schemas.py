@@ -104,3 +104,17 @@ def test_schema_command_prints_the_schema_verbatim() -> None:
     assert listed.exit_code == 0 and "gold" in listed.stdout.split()
     bad = runner.invoke(app, ["schema", "nope"], catch_exceptions=False)
     assert bad.exit_code == 2 and "E200" in bad.stderr
+
+
+def test_doccano_schema_describes_doccanos_own_example_lines() -> None:
+    examples = ROOT / "tests" / "data" / "doccano-examples"
+    v = schemas.validator("doccano")
+    lines = [
+        *(examples / "export-sequence_labeling.jsonl").read_text("utf-8").splitlines(),
+        *(examples / "import-relation_extraction.jsonl").read_text("utf-8").splitlines(),
+        (examples / "export-relation_extraction.json").read_text("utf-8"),
+    ]
+    for text in lines:
+        assert list(v.iter_errors(json.loads(text))) == []
+    assert list(v.iter_errors({"text": "a", "label": [[0, "x", "L"]]}))
+    assert list(v.iter_errors({"text": "a", "entities": [], "relations": [{"from_id": 0}]}))

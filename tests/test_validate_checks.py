@@ -140,8 +140,9 @@ CASES: list[tuple[str, Any, Recipe | None, str, str | None]] = [
     ("schema: label not a string", mutate(_set("entities.0.label", 5)), RECIPE, "E110", "/entities/0/label"),
     ("schema: no text", mutate(lambda r: r.pop("text")), RECIPE, "E110", ""),
     (
-        "schema: relation without id",
-        mutate(lambda r: r["relations"][0].pop("id")),
+        # A relation without id is Doccano's import form: it is given one (test_validate_files.py).
+        "schema: relation without type",
+        mutate(lambda r: r["relations"][0].pop("type")),
         RECIPE,
         "E110",
         "/relations/0",
@@ -190,7 +191,7 @@ def test_each_check_reports_its_code_line_and_pointer(
 def test_every_record_check_has_a_case() -> None:
     covered = {c[3] for c in CASES}
     # File-level and recipe-file codes are tested in test_validate_files.py.
-    assert set(CHECKS) - covered == {"E103", "W108", "E150", "E151"}
+    assert set(CHECKS) - covered == {"E103", "W108", "E109", "W143", "E150", "E151"}
 
 
 def test_the_good_record_is_valid_with_and_without_recipe() -> None:

@@ -202,37 +202,38 @@ def test_re3d_with_a_recipe_that_allows_overlaps_keeps_only_the_real_errors() ->
 
 # --------------------------------------------------------------------------- Doccano's examples
 
-# Every file of Doccano's examples, and what validation says about it, with the reason.
+# Every file of Doccano's examples, and what validation says about it, with the reason. A file
+# Doccano imports is valid; one it rejects (or imports only in part) fails for the same reason.
 DOCCANO_EXAMPLES: dict[str, tuple[bool, set[str], str]] = {
     "export-relation_extraction.json": (True, set(), "a relation-extraction export: a valid task"),
     "import-relation_extraction.jsonl": (
-        False,
-        {"E110"},
-        "Doccano's bare import format has no relation ids; our tasks require them, since the "
-        "model keeps them and pull, diff and provenance refer to relations by id",
+        True,
+        set(),
+        "Doccano's relation import without relation ids: the ids are assigned in order",
     ),
-    "export-sequence_labeling.jsonl": (
-        False,
-        {"E110"},
-        "sequence labeling ('label': [[start, end, label]]), not the relation format we push",
-    ),
+    "export-sequence_labeling.jsonl": (True, set(), "sequence labeling ('label': [[start, end, label]])"),
     "import-sequence_labeling.jsonl": (
         False,
         {"E110"},
-        "sequence labeling with custom column names (column_data, column_label)",
+        "column_data/column_label are the upload form's placeholders; with its default columns "
+        "(text, label) Doccano refuses each line: 'text field does not exist'",
     ),
     "import-sequence_labeling-overlapping.jsonl": (
         False,
-        {"E110"},
-        "sequence labeling, and Doccano's own example of a bad file (a duplicated span)",
+        {"E131"},
+        "the same span twice: Doccano's import reports one error and drops the second",
     ),
-    "import-sequence_labeling.conll": (False, {"E102"}, "CoNLL, not JSON"),
-    "import-sequence_labeling-invalid.conll": (False, {"E102"}, "CoNLL, not JSON"),
+    "import-sequence_labeling.conll": (True, set(), "Doccano's CoNLL import format (token<TAB>tag)"),
+    "import-sequence_labeling-invalid.conll": (
+        False,
+        {"E109"},
+        "its first line is not token<TAB>tag: Doccano's parser stops there",
+    ),
 }
 
 
 def test_every_doccano_example_is_accounted_for() -> None:
-    files = {p.name for p in EXAMPLES.iterdir() if p.name != "LICENSE"}
+    files = {p.name for p in EXAMPLES.iterdir() if p.name not in ("LICENSE", "README.md")}
     assert files == set(DOCCANO_EXAMPLES)
 
 
@@ -244,11 +245,78 @@ def test_doccano_examples_validate_or_fail_for_their_documented_reason(name: str
     assert set(report.counts) == expected_codes
 
 
-def test_doccano_relation_import_file_fails_only_for_missing_relation_ids() -> None:
-    report = validate_file(EXAMPLES / "import-relation_extraction.jsonl")
-    assert [(f.pointer, f.message) for f in report.findings] == [
-        (f"/relations/{i}", "'id' is a required property") for i in range(3)
+def test_doccano_relation_import_file_gets_relation_ids_in_order() -> None:
+    from annotate.formats.jsonl import read_records
+
+    ((_, rec),) = list(read_records(EXAMPLES / "import-relation_extraction.jsonl"))
+    assert [(r.id, r.head, r.tail, r.label) for r in rec.relations] == [
+        (0, 0, 1, "foundedAt"),
+        (1, 0, 2, "foundedBy"),
+        (2, 0, 3, "foundedBy"),
     ]
+
+
+def test_doccano_sequence_labeling_reads_as_spans_with_surface_text() -> None:
+    from annotate.formats.jsonl import read_records
+
+    recs = [rec for _, rec in read_records(EXAMPLES / "export-sequence_labeling.jsonl")]
+    got = [[(r.text[s.start : s.end], s.label) for s in r.entities] for r in recs]
+    assert got == [
+        [("EU", "ORG"), ("German", "MISC")],
+        [("Peter Blackburn", "PERSON")],
+        [("Obama", "PERSON")],
+    ]
+
+
+def test_doccano_conll_reads_as_doccano_does() -> None:
+    # Doccano's own test of this file: ("JAPAN GET", [[0, 5, "LOC"]]), ("Nadim Ladki", [[0, 11, "PER"]]).
+    report = validate_file(EXAMPLES / "import-sequence_labeling.conll")
+    assert report.ok and report.n_records == 2
+    from annotate.records.doccano_forms import iter_conll
+
+    got = [
+        (obj["text"], [[e["start_offset"], e["end_offset"], e["label"]] for e in obj["entities"]])
+        for _, obj, f in iter_conll(EXAMPLES / "import-sequence_labeling.conll", "x")
+        if f is None
+    ]
+    assert got == [("JAPAN GET", [[0, 5, "LOC"]]), ("Nadim Ladki", [[0, 11, "PER"]])]
+
+
+def test_a_doccano_conll_i_tag_without_b_is_read_as_a_start_and_said(tmp_path: Path) -> None:
+    p = tmp_path / "stray.conll"
+    p.write_text("Nadim\tI-PER\nLadki\tI-PER\n\nX\tB-\n", encoding="utf-8")
+    report = validate_file(p)
+    assert [(f.code, f.line) for f in report.findings] == [("W143", 1), ("E109", 4)]
+    assert report.n_records == 2
+
+
+def test_a_doccano_relation_without_id_keeps_the_ids_it_has(tmp_path: Path) -> None:
+    p = tmp_path / "mixed.jsonl"
+    obj = {
+        "text": "Ann met Bob.",
+        "entities": [
+            {"id": 5, "start_offset": 0, "end_offset": 3, "label": "P"},
+            {"id": 7, "start_offset": 8, "end_offset": 11, "label": "P"},
+        ],
+        "relations": [
+            {"from_id": 5, "to_id": 7, "type": "MET"},
+            {"id": 0, "from_id": 7, "to_id": 5, "type": "MET"},
+        ],
+    }
+    p.write_bytes(line(obj))
+    assert validate_file(p).ok
+    from annotate.formats.jsonl import read_records
+
+    ((_, rec),) = list(read_records(p))
+    assert sorted(r.id for r in rec.relations) == [0, 1]
+
+
+def test_a_malformed_doccano_label_is_reported_not_dropped(tmp_path: Path) -> None:
+    p = tmp_path / "bad.jsonl"
+    p.write_bytes(line({"text": "abc", "label": [[0, 1, "X"], [0, 2]]}))
+    report = validate_file(p)
+    assert not report.ok
+    assert {(f.code, f.pointer) for f in report.findings} == {("E110", "/entities/1")}
 
 
 def test_nan_and_infinity_are_not_json(tmp_path: Path) -> None:
@@ -273,3 +341,31 @@ def test_records_without_doc_id_collide_when_their_texts_are_equal(tmp_path: Pat
     (f,) = report.findings
     assert (f.code, f.line, f.pointer) == ("E107", 3, "/text")
     assert Record.from_dict(same).doc_id in f.message
+
+
+def test_push_reads_doccanos_own_files_as_tasks() -> None:
+    from annotate.sync.tasks import load_tasks
+
+    recipe = Recipe(name="any", version="1")
+    for name in ("import-relation_extraction.jsonl", "export-sequence_labeling.jsonl"):
+        good, refusals = load_tasks(EXAMPLES / name, recipe)
+        assert refusals == [] and good
+    good, refusals = load_tasks(EXAMPLES / "import-sequence_labeling.conll", recipe)
+    assert [rec.text for _, rec in good] == ["JAPAN GET", "Nadim Ladki"] and refusals == []
+
+
+def test_a_doccano_export_line_keeps_its_example_id_as_doc_id_and_meta(tmp_path: Path) -> None:
+    from annotate.formats.jsonl import read_records
+
+    p = tmp_path / "export.jsonl"
+    obj = {
+        "id": 12,
+        "text": "Ann met Bob.",
+        "entities": [{"id": 3, "start_offset": 0, "end_offset": 3, "label": "P"}],
+        "relations": [],
+        "Comments": [],
+    }
+    p.write_bytes(line(obj))
+    assert validate_file(p).ok
+    ((_, rec),) = list(read_records(p))
+    assert rec.doc_id == "doccano:12" and rec.meta == {"doccano_id": 12, "Comments": []}

@@ -45,13 +45,20 @@ class PathRole:
 
     ``stdio``: ``-`` means stdin/stdout. ``force``: the name of the parameter that allows
     replacing an existing output (None: an existing output folder is written into, not
-    replaced, as the folder of ``annotate run``).
+    replaced, as the folder of ``annotate run``). ``read_when``: the name of a parameter
+    that, when given, makes this output an input file instead (``adjudicate --conflicts``
+    is written, or read back with ``--resolved``).
     """
 
     direction: Direction
     kind: Kind
     stdio: bool = False
     force: str | None = None
+    read_when: str | None = None
+
+    def given(self, values: Mapping[str, Any]) -> PathRole:
+        """The role with the other parameters' values known."""
+        return INPUT_FILE if self.read_when is not None and values.get(self.read_when) else self
 
 
 INPUT_FILE = PathRole("input", "file")
@@ -63,6 +70,8 @@ OUTPUT_FILE_OR_STDOUT = PathRole("output", "file", stdio=True, force="force")
 # A folder replaced whole (export, train) and one that outputs are written into (run).
 OUTPUT_FOLDER = PathRole("output", "folder", force="force")
 WORK_FOLDER = PathRole("output", "folder")
+# adjudicate's conflicts: written, or read back when --resolved is given.
+CONFLICTS_FILE = PathRole("output", "file", force="force", read_when="resolved")
 # A server's data folder: read and written, created when missing.
 DATA_FOLDER = PathRole("output", "folder")
 
@@ -94,7 +103,7 @@ def check_paths(roles: Mapping[str, PathRole], values: Mapping[str, Any], option
     ``options`` names each parameter as the user typed it (``--out``, ``GOLD``).
     """
     given = [
-        _Given(options.get(name, name), str(path), role)
+        _Given(options.get(name, name), str(path), role.given(values))
         for name, role in roles.items()
         for path in _as_list(values.get(name))
         if not (role.stdio and str(path) == STDIO)

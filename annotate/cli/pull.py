@@ -20,7 +20,12 @@ class Method(str, Enum):
 
 @app.command("pull")
 def pull_cli(
-    project: Annotated[str, typer.Option("--project", help="Doccano project name or id.")],
+    project: Annotated[
+        str,
+        typer.Option(
+            "--project", help="Doccano project name or id, or a team's name (with --per-annotator)."
+        ),
+    ],
     out: Annotated[
         Path,
         typer.Option("--out", help="Where to write the gold records (JSONL); - for stdout."),

@@ -12,6 +12,7 @@ from annotate.cli._progress import progress_bar
 
 if TYPE_CHECKING:
     from annotate.sync.report import PushReport
+    from annotate.sync.team_push import TeamPushReport
 
 DEFAULT_BATCH_SIZE = 1000
 DEFAULT_PARALLEL_IMPORTS = 2
@@ -58,15 +59,34 @@ def push_cli(
             "A push of a few hundred tasks or more is cut into that many batches.",
         ),
     ] = DEFAULT_PARALLEL_IMPORTS,
+    annotators: Annotated[
+        str | None,
+        typer.Option(
+            "--annotators",
+            help="Route to a team: comma-separated Doccano users, one project each (PROJECT · name).",
+            show_default=False,
+        ),
+    ] = None,
+    overlap: Annotated[
+        int,
+        typer.Option("--overlap", min=1, help="With --annotators: how many annotators get each document."),
+    ] = 1,
     url: UrlOption = None,
     username: UsernameOption = None,
 ) -> None:
-    """Upload tasks into a Doccano project, idempotently: documents already there are skipped."""
+    """Upload tasks into a Doccano project, idempotently: documents already there are skipped.
+
+    With --annotators, each document goes to --overlap of them, each in their own project.
+    """
     from annotate.doccano import connect
+    from annotate.errors import UsageError
     from annotate.recipe import load_recipe
     from annotate.sync.push import PushOptions, push
+    from annotate.sync.team_push import team_push
 
     with user_errors():
+        if annotators is None and overlap != 1:
+            raise UsageError("--overlap routes to a team: it needs --annotators")
         rec = load_recipe(recipe)
         total = None if str(tasks) == "-" else _count_lines(tasks)
         with (
@@ -82,9 +102,37 @@ def push_cli(
                 batch_size=batch_size,
                 parallel_imports=parallel_imports,
             )
-            report = push(api, tasks, project=project, recipe=rec, options=options, progress=advance)
+            if annotators is not None:
+                team = team_push(
+                    api,
+                    tasks,
+                    project=project,
+                    recipe=rec,
+                    annotators=annotators.split(","),
+                    overlap=overlap,
+                    options=options,
+                    progress=advance,
+                )
+            else:
+                report = push(api, tasks, project=project, recipe=rec, options=options, progress=advance)
+    if annotators is not None:
+        _show_team_report(team, tasks)
+        return
     _show_report(report, tasks)
     typer.echo(report.project_url)
+
+
+def _show_team_report(team: TeamPushReport, tasks: Path) -> None:
+    """Print each annotator's push, then the routing, to stderr; each project's URL to stdout."""
+    for annotator, report in team.projects.items():
+        err(f"{annotator}: {team.routed.get(annotator, 0)} documents routed")
+        _show_report(report, tasks)
+        typer.echo(report.project_url)
+    verb = "would route" if team.dry_run else "routed"
+    err(
+        f"{verb} {team.total - len(team.refused)} documents to {len(team.annotators)} annotators, "
+        f"{team.overlap} each"
+    )
 
 
 def _show_report(report: PushReport, tasks: Path) -> None:

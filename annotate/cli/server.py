@@ -1,4 +1,4 @@
-"""``annotate server start | stop | status | logs``: a local Doccano on 127.0.0.1."""
+"""``annotate server start | stop | status | logs``: a local Doccano on 127.0.0.1 (or ``--host``)."""
 
 from __future__ import annotations
 
@@ -42,7 +42,15 @@ def _login_lines(data_dir: Path, username: str | None, password: str | None, sho
 
 @server_app.command("start")
 def start_cli(
-    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1.")] = 8000,
+    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 (or --host).")] = 8000,
+    host: Annotated[
+        str,
+        typer.Option(
+            "--host",
+            help="Bind this IPv4 address instead of 127.0.0.1, to serve a team on a network. "
+            "Only that host name is accepted; the admin password is never shown.",
+        ),
+    ] = "127.0.0.1",
     data_dir: DataDirOption = None,
     database_url: Annotated[
         str | None,
@@ -67,9 +75,22 @@ def start_cli(
 ) -> None:
     """Start Doccano (installing it on first use), wait until it is healthy, print its URL."""
     from annotate.doccano import server
+    from annotate.errors import UsageError
 
     with user_errors():
+        host = server.check_host(host)
+        if host != server.LOOPBACK:
+            if show_password:
+                raise UsageError(
+                    "--show-password is refused with --host: the admin password is never shown there"
+                )
+            err(
+                f"warning: Doccano will listen on {host}: anyone who can reach it can try to log in. "
+                "Give each annotator their own login (`annotate users add`), and serve it only on a trusted "
+                "network (plain HTTP: put TLS in front for anything else)."
+            )
         info = server.start(
+            host=host,
             port=port,
             data_dir=data_dir,
             database_url=database_url,

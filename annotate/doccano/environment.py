@@ -43,6 +43,13 @@ if DATABASES["default"].get("ENGINE") == "django.db.backends.sqlite3":
 
     _SQLiteWrapper._start_transaction_under_autocommit = _begin_immediate
 
+# ``annotate server start --host``: only that address in the Host header, and its origin trusted
+# for the web app's CSRF-protected forms (Doccano's base settings allow every host).
+import os as _os
+
+if _os.environ.get("ANNOTATE_ALLOWED_HOSTS"):
+    ALLOWED_HOSTS = _os.environ["ANNOTATE_ALLOWED_HOSTS"].split(",")
+
 # The broker's queue rows are created on first use by whichever process gets there first: the
 # web server (the health check sends a task) or the worker. When both try at once, kombu catches
 # the loser's "database is locked" but not its unique-constraint error, and the worker exits.
@@ -77,13 +84,20 @@ def _settings_dir(data_dir: Path) -> Path:
     return directory
 
 
-def server_env(inst: Installation, data_dir: Path, database_url: str, *, secret_key: str) -> dict[str, str]:
-    """Return the environment for Doccano's processes: ours minus anything that could leak or mislead."""
+def server_env(
+    inst: Installation, data_dir: Path, database_url: str, *, secret_key: str, served_at: str | None = None
+) -> dict[str, str]:
+    """Return the environment for Doccano's processes: ours minus anything that could leak or mislead.
+
+    ``served_at`` (``http://host:port``) is the address of a server bound beyond loopback: only
+    its host is allowed in requests, and its origin is trusted for CSRF.
+    """
     env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("DOCCANO_", "CELERY_", "DJANGO_", "PYTHON", "VIRTUAL_ENV"))
-        and k not in ("DATABASE_URL", "MEDIA_ROOT", "SECRET_KEY", "DEBUG")
+        and k not in ("DATABASE_URL", "MEDIA_ROOT", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS")
+        and not k.startswith(("ANNOTATE_ALLOWED_HOSTS", "CSRF_"))
     }
     env.update(
         DJANGO_SETTINGS_MODULE=SETTINGS_MODULE,
@@ -97,4 +111,9 @@ def server_env(inst: Installation, data_dir: Path, database_url: str, *, secret_
         PYTHONUNBUFFERED="1",
         PATH=f"{inst.bin}{os.pathsep}{os.environ.get('PATH', '')}",
     )
+    if served_at is not None:
+        env.update(
+            ANNOTATE_ALLOWED_HOSTS=served_at.split("://", 1)[1].rsplit(":", 1)[0],
+            CSRF_TRUSTED_ORIGINS=served_at,
+        )
     return env

@@ -101,6 +101,27 @@ class Examples(Transport):
         """Return the relations of one example (every user's): ``id, user, from_id, to_id, type``."""
         return self.list_all(f"projects/{int(project_id)}/examples/{int(example_id)}/relations")
 
+    def create_span(
+        self, project_id: int, example_id: int, *, label_id: int, start: int, end: int
+    ) -> dict[str, Any]:
+        """Add a span (as the logged-in user); return it."""
+        return self._request(
+            "POST",
+            f"projects/{int(project_id)}/examples/{int(example_id)}/spans",
+            json={"label": int(label_id), "start_offset": int(start), "end_offset": int(end)},
+            expected=(201,),
+            what=f"add a span to example {example_id}",
+        ).json()
+
+    def delete_span(self, project_id: int, example_id: int, span_id: int) -> None:
+        """Delete one span (and, in Doccano, the relations that use it)."""
+        self._request(
+            "DELETE",
+            f"projects/{int(project_id)}/examples/{int(example_id)}/spans/{int(span_id)}",
+            expected=(204,),
+            what=f"delete span {span_id}",
+        )
+
     def list_example_states(self, project_id: int, example_id: int) -> list[dict[str, Any]]:
         """Return who confirmed an example (``confirmed_by`` user ids)."""
         return self.list_all(f"projects/{int(project_id)}/examples/{int(example_id)}/states")
@@ -108,3 +129,24 @@ class Examples(Transport):
     def list_comments(self, project_id: int) -> list[dict[str, Any]]:
         """Return every comment of a project (``example``, ``username``, ``text``, ``created_at``)."""
         return self.list_all(f"projects/{int(project_id)}/comments")
+
+    def add_comment(self, project_id: int, example_id: int, text: str) -> dict[str, Any]:
+        """Add a comment to an example; return it. Doccano 1.8.4 takes the example as a query parameter."""
+        return self._request(
+            "POST",
+            f"projects/{int(project_id)}/comments",
+            params={"example": int(example_id)},
+            json={"text": text},
+            expected=(201,),
+            what=f"comment on example {example_id}",
+        ).json()
+
+    def confirm_example(self, project_id: int, example_id: int) -> None:
+        """Toggle the caller's confirmation of an example (Doccano's ``states`` POST toggles)."""
+        self._request(
+            "POST",
+            f"projects/{int(project_id)}/examples/{int(example_id)}/states",
+            json={},
+            expected=(201, 204),
+            what=f"confirm example {example_id}",
+        )

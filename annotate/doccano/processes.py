@@ -69,22 +69,22 @@ def is_alive(record: dict[str, Any]) -> bool:
     return started is not None and (started == record.get("start_time") or started == 0)
 
 
-def port_free(port: int) -> bool:
-    """True when nothing listens on ``port``. Connections of a just-stopped server that linger in
-    TIME_WAIT do not count: gunicorn binds with SO_REUSEADDR too."""
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    """True when nothing listens on ``port`` of ``host``. Connections of a just-stopped server that
+    linger in TIME_WAIT do not count: gunicorn binds with SO_REUSEADDR too."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            s.bind(("127.0.0.1", port))
+            s.bind((host, port))
         except OSError:
             return False
     return True
 
 
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that is free right now."""
+def free_port(host: str = "127.0.0.1") -> int:
+    """Return a TCP port on ``host`` that is free right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((host, 0))
         return int(s.getsockname()[1])
 
 

@@ -12,7 +12,9 @@ Layout (``home`` = ``$ANNOTATE_HOME``, see :func:`annotate.settings.annotate_hom
         secret_key                     Django's SECRET_KEY for this server       (0600)
         settings/                      the Django settings module the processes load
 
-The web app runs under gunicorn bound to 127.0.0.1 only, and the Celery worker runs on the same
+The web app runs under gunicorn bound to 127.0.0.1 only (another address only when ``host``
+asks for it: then only that host is allowed and its origin trusted for CSRF; Doccano's
+production settings, DEBUG off, hold either way), and the Celery worker runs on the same
 ``DATABASE_URL`` (its broker is that database, so no Redis is needed). Each runs in its own
 process group, so :func:`stop` can end exactly the processes it started, children included.
 
@@ -63,6 +65,7 @@ from annotate.settings import CREDENTIALS_FILE, annotate_home, default_server_di
 __all__ = [
     "ADMIN_USERNAME",
     "DEFAULT_PORT",
+    "LOOPBACK",
     "WEB_REQUEST_TIMEOUT",
     "Report",
     "ServerInfo",
@@ -76,6 +79,7 @@ __all__ = [
 ]
 
 DEFAULT_PORT = 8000
+LOOPBACK = "127.0.0.1"
 ADMIN_USERNAME = "admin"
 
 #: Seconds gunicorn lets a request run: longer than a request may wait for SQLite's write lock.
@@ -136,6 +140,7 @@ def start(
     workers: int = 2,
     task_workers: int = 2,
     tie_to_parent: bool = False,
+    host: str = LOOPBACK,
 ) -> ServerInfo:
     """Start the local server (installing Doccano first if needed) and return where it runs.
 
@@ -143,9 +148,10 @@ def start(
     Raises ServerStartFailed when a port is taken or the server does not become healthy.
     ``workers`` is gunicorn's worker count, ``task_workers`` Celery's (imports and exports that
     can run at once). ``tie_to_parent`` (for test fixtures) makes the server exit when this
-    process dies.
+    process dies. ``host`` is the address gunicorn binds (an IP address of this machine).
     """
     began = time.monotonic()
+    host = check_host(host)
     home = home or annotate_home()
     data_dir = (data_dir or home / "server").absolute()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -155,14 +161,15 @@ def start(
         if running is not None:
             return running
         port = DEFAULT_PORT if port is None else port
-        prepared = _prepare(home, data_dir, port, database_url, report=report)
-        url = f"http://127.0.0.1:{port}"
+        url = f"http://{host}:{port}"
+        prepared = _prepare(home, data_dir, host, port, database_url, report=report)
         records: dict[str, dict[str, Any]] = {}
         try:
             _launch(
                 prepared,
                 data_dir,
                 url,
+                host,
                 port,
                 records,
                 workers=workers,
@@ -218,14 +225,24 @@ def _clear(data_dir: Path, records: dict[str, dict[str, Any]]) -> list[int]:
 # -- prepare ---------------------------------------------------------------------------------------
 
 
+def check_host(host: str) -> str:
+    """Return ``host`` if it is an IPv4 address (what gunicorn binds); ConfigError otherwise."""
+    import ipaddress
+
+    try:
+        return str(ipaddress.IPv4Address(host.strip()))
+    except ValueError:
+        raise ConfigError(
+            f"--host {host!r} is not an IPv4 address", hint="e.g. --host 192.168.1.20"
+        ) from None
+
+
 def _prepare(
-    home: Path, data_dir: Path, port: int, database_url: str | None, *, report: Report | None
+    home: Path, data_dir: Path, host: str, port: int, database_url: str | None, *, report: Report | None
 ) -> _Prepared:
     """Check the port, install Doccano if needed and make its database ready; return what to launch."""
-    if not port_free(port):
-        raise ServerStartFailed(
-            f"port {port} on 127.0.0.1 is already in use", hint="pick another with --port"
-        )
+    if not port_free(port, host):
+        raise ServerStartFailed(f"port {port} on {host} is already in use", hint="pick another with --port")
     inst = ensure_installed(home, report=report)
     # The database: a copy of the migrated template takes a second; migrating takes ~12 s.
     # A database we did not just copy may come from anywhere (or an older Doccano): migrate it.
@@ -234,7 +251,10 @@ def _prepare(
     if sqlite_path is not None and not sqlite_path.exists():
         copy_template(ensure_template(home, inst, report=report), sqlite_path)
         fresh_db = True
-    env = server_env(inst, data_dir, database_url, secret_key=django_secret_key(data_dir))
+    served_at = None if host == LOOPBACK else f"http://{host}:{port}"
+    env = server_env(
+        inst, data_dir, database_url, secret_key=django_secret_key(data_dir), served_at=served_at
+    )
     password = _set_up_database(inst, env, data_dir, sqlite_path, fresh_db=fresh_db, report=report)
     return _Prepared(inst=inst, env=env, password=password)
 
@@ -286,6 +306,7 @@ def _launch(
     prepared: _Prepared,
     data_dir: Path,
     url: str,
+    host: str,
     port: int,
     records: dict[str, dict[str, Any]],
     *,
@@ -299,7 +320,11 @@ def _launch(
     """
     inst, env, logs = prepared.inst, prepared.env, data_dir / "logs"
     records["web"] = spawn(
-        _web_command(inst, port, workers), env, inst.backend, logs / "web.log", tie_to_parent=tie_to_parent
+        _web_command(inst, host, port, workers),
+        env,
+        inst.backend,
+        logs / "web.log",
+        tie_to_parent=tie_to_parent,
     )
     records["worker"] = spawn(
         _worker_command(inst, task_workers),
@@ -328,8 +353,8 @@ def _launch(
     )
 
 
-def _web_command(inst: Installation, port: int, workers: int) -> list[str]:
-    """Return the command line of the web server: Doccano's WSGI app under gunicorn, on loopback."""
+def _web_command(inst: Installation, host: str, port: int, workers: int) -> list[str]:
+    """Return the command line of the web server: Doccano's WSGI app under gunicorn, on ``host``."""
     return [
         # ``python -m`` rather than bin/ scripts: their shebangs pin the venv's
         # original path, so a moved or CI-cached venv would break.
@@ -337,7 +362,7 @@ def _web_command(inst: Installation, port: int, workers: int) -> list[str]:
         "-m",
         "gunicorn",
         "--bind",
-        f"127.0.0.1:{port}",
+        f"{host}:{port}",
         "--workers",
         str(workers),
         "--chdir",

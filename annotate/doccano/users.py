@@ -41,6 +41,10 @@ class Users(Transport):
                 e.message.replace(password, "***"), status=e.status, body=e.body.replace(password, "***")
             ) from None
 
+    def list_users(self) -> list[dict[str, Any]]:
+        """Return every user of the server (``id``, ``username``, ``is_superuser``, ``is_staff``)."""
+        return list(self.get_json("users", what="list users"))
+
     def find_user(self, username: str) -> dict[str, Any]:
         """Return the user with exactly this name; NotFound otherwise."""
         for user in self.get_json("users", params={"q": username}, what="list users"):
@@ -75,4 +79,13 @@ class Users(Transport):
             json={"user": user_id, "role": self.role_id(role)},
             expected=(201,),
             what=f"add member {user} to project {project_id}",
+        ).json()
+
+    def set_member_role(self, project_id: int, member: dict[str, Any], role: str | int) -> dict[str, Any]:
+        """Give a project member (as :meth:`list_members` returns it) another role; return it."""
+        return self._request(
+            "PUT",
+            f"projects/{int(project_id)}/members/{int(member['id'])}",
+            json={"user": int(member["user"]), "role": self.role_id(role)},
+            what=f"set the role of {member.get('username')} in project {project_id}",
         ).json()

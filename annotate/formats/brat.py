@@ -21,6 +21,7 @@ import json
 import os
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -70,16 +71,36 @@ def next_stem(doc_id: str, n: int, used: set[str]) -> str:
 
 def ann_lines(prep: PreparedDoc, tally: Tally) -> list[str]:
     """Return the .ann lines for one record, counting it into ``tally``."""
-    record, text = prep.record, prep.record.text
     tally.add_doc(prep)
     tally.omissions.extend(prep.invalid_span_omissions(FORMAT))
     tally.omissions.extend(prep.dangling_omissions(FORMAT))
-    spans = record.entities
-    valid = [i for i in range(len(spans)) if i not in prep.invalid]
-    ids = [spans[i].id for i in valid]
-    own_span_ids = len(set(ids)) == len(ids) and all(x >= 0 for x in ids)
     lines: list[str] = []
     notes: list[tuple[str, str]] = []
+    tid = _text_bound_lines(prep, tally, lines, notes)
+    _relation_lines(prep, tally, tid, lines, notes)
+    for k, (target, body) in enumerate(notes, start=1):
+        lines.append(f"#{k}\tAnnotatorNotes {target}\t{body}")
+    return lines
+
+
+def _own_ids(ids: Sequence[int]) -> bool:
+    """Return whether ``ids`` can name brat annotations: unique and not negative."""
+    return len(set(ids)) == len(ids) and all(x >= 0 for x in ids)
+
+
+def _note(target: str, note: dict[str, Any]) -> tuple[str, str]:
+    return target, NOTE_PREFIX + json.dumps(note, ensure_ascii=False)
+
+
+def _text_bound_lines(
+    prep: PreparedDoc, tally: Tally, lines: list[str], notes: list[tuple[str, str]]
+) -> dict[int, str]:
+    """Append a ``T`` line for each valid span (and a note for what brat cannot hold);
+    return the brat id of each span written, by its index."""
+    text = prep.record.text
+    spans = prep.record.entities
+    valid = [i for i in range(len(spans)) if i not in prep.invalid]
+    own_span_ids = _own_ids([spans[i].id for i in valid])
     tid: dict[int, str] = {}
     for n, i in enumerate(valid, start=1):
         s = spans[i]
@@ -104,30 +125,34 @@ def ann_lines(prep: PreparedDoc, tally: Tally) -> list[str]:
         if not own_span_ids:
             note["id"] = s.id
         if note:
-            notes.append((t, NOTE_PREFIX + json.dumps(note, ensure_ascii=False)))
-    rel_ids = [r.id for j, r in enumerate(record.relations) if j in prep.endpoints]
-    own_rel_ids = len(set(rel_ids)) == len(rel_ids) and all(x >= 0 for x in rel_ids)
-    for n, (j, r) in enumerate(enumerate(record.relations), start=1):
+            notes.append(_note(t, note))
+    return tid
+
+
+def _relation_lines(
+    prep: PreparedDoc, tally: Tally, tid: dict[int, str], lines: list[str], notes: list[tuple[str, str]]
+) -> None:
+    """Append an ``R`` line for each relation whose endpoints are written (and a note)."""
+    relations = prep.record.relations
+    own_rel_ids = _own_ids([r.id for j, r in enumerate(relations) if j in prep.endpoints])
+    for n, (j, r) in enumerate(enumerate(relations), start=1):
         if j not in prep.endpoints:
             continue
-        h, t_ = prep.endpoints[j]
-        if h not in tid or t_ not in tid:
+        h, t = prep.endpoints[j]
+        if h not in tid or t not in tid:
             tally.omissions.append(prep.relation_omission(FORMAT, j, "endpoint_not_written"))
             continue
         rid = f"R{r.id}" if own_rel_ids else f"R{n}"
         label = brat_label(r.label)
-        lines.append(f"{rid}\t{label} Arg1:{tid[h]} Arg2:{tid[t_]}")
+        lines.append(f"{rid}\t{label} Arg1:{tid[h]} Arg2:{tid[t]}")
         tally.relations_written += 1
-        rnote: dict[str, Any] = {}
+        note: dict[str, Any] = {}
         if label != r.label:
-            rnote["label"] = r.label
+            note["label"] = r.label
         if not own_rel_ids:
-            rnote["id"] = r.id
-        if rnote:
-            notes.append((rid, NOTE_PREFIX + json.dumps(rnote, ensure_ascii=False)))
-    for k, (target, body) in enumerate(notes, start=1):
-        lines.append(f"#{k}\tAnnotatorNotes {target}\t{body}")
-    return lines
+            note["id"] = r.id
+        if note:
+            notes.append(_note(rid, note))
 
 
 def annotation_conf(labels: Sequence[str], relation_labels: Sequence[str]) -> str:
@@ -224,6 +249,61 @@ def read_brat_dir(path: str | os.PathLike[str]) -> list[Record]:
     ]
 
 
+@dataclass
+class AnnLines:
+    """The lines of one ``.ann`` file by kind: T (spans), R (relations), our notes, and the rest.
+
+    ``spans`` maps ``T<n>`` to ``(label, fragments, surface, line)``; ``relations`` maps
+    ``R<n>`` to ``(label, arg1, arg2, line)``; ``notes`` maps a T/R id to what an ``annotate:``
+    note says about it; ``other`` holds every other non-blank line (events, attributes,
+    normalizations, equivalences, other notes) as ``(line, text)``.
+    """
+
+    spans: dict[str, tuple[str, list[tuple[int, int]], str, int]] = field(default_factory=dict)
+    relations: dict[str, tuple[str, str, str, int]] = field(default_factory=dict)
+    notes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    other: list[tuple[int, str]] = field(default_factory=list)
+
+
+def parse_ann(lines: Sequence[str], name: str) -> AnnLines:
+    """Return the lines of an ``.ann`` file by kind; a malformed T or R line is a DataError (E181)."""
+    out = AnnLines()
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        parts = line.split("\t")
+        key = parts[0]
+        try:
+            if key.startswith("T"):
+                label, _, offsets = parts[1].partition(" ")
+                frags = [_fragment(frag) for frag in offsets.split(";")]
+                out.spans[key] = (label, frags, parts[2] if len(parts) > 2 else "", lineno)
+            elif key.startswith("R"):
+                label, arg1, arg2 = parts[1].split(" ")
+                out.relations[key] = (label, arg1.split(":", 1)[1], arg2.split(":", 1)[1], lineno)
+            elif _is_our_note(parts):
+                out.notes[parts[1].split(" ", 1)[1]] = json.loads(parts[2][len(NOTE_PREFIX) :])
+            else:
+                out.other.append((lineno, line))
+        except (IndexError, ValueError) as e:
+            raise DataError(f"malformed brat line ({e})", path=name, line=lineno, code="E181") from None
+    return out
+
+
+def _fragment(frag: str) -> tuple[int, int]:
+    start, end = frag.split()
+    return int(start), int(end)
+
+
+def _is_our_note(parts: list[str]) -> bool:
+    return (
+        parts[0].startswith("#")
+        and len(parts) > 2
+        and parts[1].startswith("AnnotatorNotes ")
+        and parts[2].startswith(NOTE_PREFIX)
+    )
+
+
 def read_brat(txt_path: Path, ann_path: Path, *, doc_id: str) -> Record:
     """Return the Record of one brat document: T lines as spans, R lines as relations.
 
@@ -232,48 +312,26 @@ def read_brat(txt_path: Path, ann_path: Path, *, doc_id: str) -> Record:
     """
     with open(txt_path, encoding="utf-8", newline="") as f:
         text = f.read()
-    spans: dict[str, Span] = {}
-    rels: dict[str, tuple[str, str, str]] = {}
-    notes: dict[str, dict[str, Any]] = {}
     name = str(ann_path)
-    lines = ann_path.read_text("utf-8").split("\n") if ann_path.exists() else []
-    for lineno, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        parts = line.split("\t")
-        try:
-            key = parts[0]
-            if key.startswith("T"):
-                label, _, offsets = parts[1].partition(" ")
-                frags = [tuple(int(x) for x in frag.split()) for frag in offsets.split(";")]
-                start, end = frags[0][0], frags[-1][1]
-                for (_, b), (a, _) in zip(frags, frags[1:], strict=False):
-                    if text[b:a].strip(LINE_BREAKS):
-                        raise DataError(
-                            f"{key} is discontinuous across text; only line-break gaps are supported",
-                            path=name,
-                            line=lineno,
-                            code="E181",
-                        )
-                spans[key] = Span(id=_int_id(key), start=start, end=end, label=label)
-            elif key.startswith("R"):
-                label, arg1, arg2 = parts[1].split(" ")
-                rels[key] = (label, arg1.split(":", 1)[1], arg2.split(":", 1)[1])
-            elif (
-                key.startswith("#")
-                and parts[1].startswith("AnnotatorNotes ")
-                and parts[2].startswith(NOTE_PREFIX)
-            ):
-                notes[parts[1].split(" ", 1)[1]] = json.loads(parts[2][len(NOTE_PREFIX) :])
-        except (IndexError, ValueError) as e:
-            raise DataError(f"malformed brat line ({e})", path=name, line=lineno, code="E181") from None
+    ann = parse_ann(ann_path.read_text("utf-8").split("\n") if ann_path.exists() else [], name)
+    spans: dict[str, Span] = {}
+    for key, (label, frags, _surface, lineno) in ann.spans.items():
+        if not line_break_gaps(text, frags):
+            raise DataError(
+                f"{key} is discontinuous across text; only line-break gaps are supported",
+                path=name,
+                line=lineno,
+                code="E181",
+            )
+        spans[key] = Span(id=_int_id(key), start=frags[0][0], end=frags[-1][1], label=label)
+    notes = ann.notes
     entities = []
     for key, s in spans.items():
         note = notes.get(key, {})
         start, end = note.get("span", (s.start, s.end))
         entities.append(Span(id=note.get("id", s.id), start=start, end=end, label=note.get("label", s.label)))
     relations = []
-    for key, (label, arg1, arg2) in rels.items():
+    for key, (label, arg1, arg2, _lineno) in ann.relations.items():
         if arg1 not in spans or arg2 not in spans:
             raise DataError(f"{key} refers to a missing span", path=name, code="E181")
         note = notes.get(key, {})
@@ -283,6 +341,11 @@ def read_brat(txt_path: Path, ann_path: Path, *, doc_id: str) -> Record:
             Relation(id=note.get("id", _int_id(key)), head=head, tail=tail, label=note.get("label", label))
         )
     return Record(text=text, doc_id=doc_id, entities=entities, relations=relations)
+
+
+def line_break_gaps(text: str, frags: Sequence[tuple[int, int]]) -> bool:
+    """True when every gap between fragments is line breaks only (how this writer cuts a span)."""
+    return all(not text[b:a].strip(LINE_BREAKS) for (_, b), (a, _) in zip(frags, frags[1:], strict=False))
 
 
 def _int_id(key: str) -> int:

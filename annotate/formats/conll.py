@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from annotate.errors import DataError
 from annotate.fileio import open_text
 from annotate.formats.iob import iob_sentences, tally_token_format
 from annotate.formats.prepared import PreparedDoc, SplitFiles, Tally
@@ -44,28 +46,73 @@ class ConllWriter(SplitFiles):
         return Tally.merge(FORMAT, [self.tallies[s] for s in self.splits])
 
 
-def read_conll(path: str | os.PathLike[str]) -> Iterator[list[list[tuple[str, str]]]]:
-    """Yield each document as a list of sentences of ``(token, tag)`` pairs."""
-    doc: list[list[tuple[str, str]]] | None = None
-    sentence: list[tuple[str, str]] = []
+@dataclass
+class ConllSentence:
+    """One sentence: its tokens, their tags (the last column), the line of each, and the column count."""
+
+    tokens: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)
+    columns: int = 0
+
+
+@dataclass
+class ConllDocument:
+    """The sentences of one ``-DOCSTART-`` document, or a lone sentence in a file without them."""
+
+    line: int
+    sentences: list[ConllSentence] = field(default_factory=list)
+
+
+def iter_conll_documents(path: str | os.PathLike[str]) -> Iterator[ConllDocument]:
+    """Yield the documents of a CoNLL file: CoNLL-2003 (several columns, the tag last) or two columns.
+
+    Columns are split at tabs if the line has one, else at spaces. With ``-DOCSTART-`` lines each
+    opens a document; without them each sentence is one. A line with one column is a DataError.
+    """
+    name = str(path)
+    docs: list[ConllDocument] = []
+    sentence = ConllSentence()
+    lone = True
     with open_text(path) as f:
-        for line in f:
-            line = line.rstrip("\r\n")
+        for lineno, raw in enumerate(f, start=1):
+            line = raw.rstrip("\r\n")
             if line.startswith("-DOCSTART-"):
-                if doc is not None:
-                    if sentence:
-                        doc.append(sentence)
-                    yield doc
-                doc, sentence = [], []
+                yield from _flush(docs, sentence, lone)
+                docs, sentence, lone = [ConllDocument(lineno)], ConllSentence(), False
                 continue
             if not line.strip():
-                if sentence and doc is not None:
-                    doc.append(sentence)
-                sentence = []
+                yield from _flush_sentence(docs, sentence, lone)
+                sentence = ConllSentence()
                 continue
-            parts = line.split(" ")
-            sentence.append((parts[0], parts[-1]))
-    if doc is not None:
-        if sentence:
-            doc.append(sentence)
-        yield doc
+            parts = line.split("\t") if "\t" in line else line.split(" ")
+            if len(parts) < 2 or not parts[0] or not parts[-1]:
+                raise DataError("a CoNLL line needs a token and a tag", path=name, line=lineno, code="E182")
+            sentence.tokens.append(parts[0])
+            sentence.tags.append(parts[-1])
+            sentence.lines.append(lineno)
+            sentence.columns = max(sentence.columns, len(parts))
+    yield from _flush(docs, sentence, lone)
+
+
+def _flush_sentence(
+    docs: list[ConllDocument], sentence: ConllSentence, lone: bool
+) -> Iterator[ConllDocument]:
+    """Add a finished sentence to the open document, or yield it as a document of its own."""
+    if not sentence.tokens:
+        return
+    if lone:
+        yield ConllDocument(sentence.lines[0], [sentence])
+    else:
+        docs[-1].sentences.append(sentence)
+
+
+def _flush(docs: list[ConllDocument], sentence: ConllSentence, lone: bool) -> Iterator[ConllDocument]:
+    yield from _flush_sentence(docs, sentence, lone)
+    yield from docs
+
+
+def read_conll(path: str | os.PathLike[str]) -> Iterator[list[list[tuple[str, str]]]]:
+    """Yield each document as a list of sentences of ``(token, tag)`` pairs."""
+    for doc in iter_conll_documents(path):
+        yield [list(zip(s.tokens, s.tags, strict=True)) for s in doc.sentences]

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from annotate.errors import DataError
 from annotate.fileio import is_stdio, iter_jsonl, write_jsonl
+from annotate.records import doccano_forms
 from annotate.records.model import Record
 
 if TYPE_CHECKING:
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
 def read_records(path: str | os.PathLike[str]) -> Iterator[tuple[int, Record]]:
     """Yield ``(line_number, Record)`` for each record of a JSONL file.
 
+    Doccano's own JSONL forms are read too (see ``annotate.records.doccano_forms``).
     This only parses; it does not validate. Run ``annotate.records.validate`` first where the input
     is untrusted. A record too broken to parse raises a DataError naming file:line.
     """
@@ -25,7 +27,7 @@ def read_records(path: str | os.PathLike[str]) -> Iterator[tuple[int, Record]]:
         if not isinstance(obj, dict):
             raise DataError("a record must be a JSON object", path=name, line=lineno, pointer="", code="E105")
         try:
-            rec = Record.from_dict(obj)
+            rec = Record.from_dict(doccano_forms.normalise(obj))
         except (KeyError, TypeError, AttributeError, ValueError) as e:
             raise _record_error(name, lineno, e) from None
         yield lineno, rec

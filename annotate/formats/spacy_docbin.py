@@ -37,7 +37,7 @@ from spacy.vocab import Vocab
 
 from annotate.errors import AnnotateError
 from annotate.formats.alignment import Refused
-from annotate.formats.prepared import PreparedDoc, Tally
+from annotate.formats.prepared import Omission, PreparedDoc, Tally
 from annotate.records.model import Record, Relation, Span
 
 FORMAT = "spacy"
@@ -87,7 +87,29 @@ def to_doc(
     record = prep.record
     if doc is None:
         doc = nlp.make_doc(record.text)
-    spans = record.entities
+    in_group = _set_spans(doc, prep, span_key)
+    omissions = prep.token_span_omissions(FORMAT, overlaps_lost=False) + prep.dangling_omissions(FORMAT)
+    rels = _token_relations(prep)
+    omissions += rels.omissions
+    doc._.set(REL_EXTENSION, rels.rel)
+    doc.user_data["doc_id"] = record.doc_id
+    doc.user_data["doc_hash"] = record.doc_hash
+    doc.user_data["source"] = prep.source
+    doc.user_data[USER_DATA_KEY] = {
+        "span_key": span_key,
+        "span_ids": [record.entities[i].id for i in in_group],
+        "unplaced": _unplaced(prep),
+        "relations": rels.kept,
+    }
+    if tally is not None:
+        _count(tally, prep, len(in_group), rels, omissions)
+    return doc
+
+
+def _set_spans(doc: Doc, prep: PreparedDoc, span_key: str) -> list[int]:
+    """Put every aligned span in ``doc.spans[span_key]`` and the chosen ones in ``doc.ents``;
+    return the indexes of the spans in the group."""
+    spans = prep.record.entities
     in_group = [i for i in range(len(spans)) if prep.aligned(i) is not None]
     # Span(doc, start, end, label=...) is doc[start:end] with its label, made in one call.
     group = []
@@ -102,54 +124,64 @@ def to_doc(
         assert a is not None
         ents.append(SpacySpan(doc, a.tok_start, a.tok_end, label=spans[i].label))
     doc.ents = ents
+    return in_group
 
-    kept_rels: list[list[Any]] = []
-    written = 0
-    rel: dict[tuple[int, int], dict[str, float]] = {}
-    omissions = prep.token_span_omissions(FORMAT, overlaps_lost=False) + prep.dangling_omissions(FORMAT)
-    for j, r in enumerate(record.relations):
+
+@dataclass
+class _TokenRelations:
+    """A record's relations as a DocBin holds them."""
+
+    kept: list[list[Any]]  # [id, head, tail, label] of every relation with both endpoints
+    rel: dict[tuple[int, int], dict[str, float]]  # doc._.rel, keyed by token starts
+    written: int  # relations whose endpoints are both in the Doc
+    omissions: list[Omission]  # the others, each with its reason
+
+
+def _token_relations(prep: PreparedDoc) -> _TokenRelations:
+    """Return the relations of ``prep`` keyed by their endpoints' token starts (``doc._.rel``)."""
+    out = _TokenRelations(kept=[], rel={}, written=0, omissions=[])
+    for j, r in enumerate(prep.record.relations):
         if j not in prep.endpoints:
             continue
-        kept_rels.append([r.id, r.head, r.tail, r.label])
+        out.kept.append([r.id, r.head, r.tail, r.label])
         h, t = prep.endpoints[j]
         ha, ta = prep.aligned(h), prep.aligned(t)
         if ha is None or ta is None:
-            omissions.append(prep.relation_omission(FORMAT, j, "endpoint_not_written"))
+            out.omissions.append(prep.relation_omission(FORMAT, j, "endpoint_not_written"))
             continue
-        written += 1
-        rel.setdefault((ha.tok_start, ta.tok_start), {})[r.label] = 1.0
-    # Spans no token can hold are reported, and kept here by character offsets so that
-    # reading the DocBin back gives the whole gold.
-    unplaced = [
+        out.written += 1
+        out.rel.setdefault((ha.tok_start, ta.tok_start), {})[r.label] = 1.0
+    return out
+
+
+def _unplaced(prep: PreparedDoc) -> list[list[Any]]:
+    """Return the spans no token can hold, by character offsets: they are reported, and kept
+    in ``user_data`` so that reading the DocBin back gives the whole gold."""
+    spans = prep.record.entities
+    return [
         [spans[i].id, spans[i].start, spans[i].end, spans[i].label, a.reason]
         for i, a in sorted(prep.alignment.items())
         if isinstance(a, Refused)
     ]
-    doc._.set(REL_EXTENSION, rel)
-    doc.user_data["doc_id"] = record.doc_id
-    doc.user_data["doc_hash"] = record.doc_hash
-    doc.user_data["source"] = prep.source
-    doc.user_data[USER_DATA_KEY] = {
-        "span_key": span_key,
-        "span_ids": [spans[i].id for i in in_group],
-        "unplaced": unplaced,
-        "relations": kept_rels,
-    }
-    if tally is not None:
-        tally.add_doc(prep)
-        tally.spans_written += len(in_group)
-        tally.relations_written += written
-        tally.omissions.extend(omissions)
-        tally.extra["spans_not_in_ents_overlap"] = tally.extra.get("spans_not_in_ents_overlap", 0) + len(
-            prep.overlapped
+
+
+def _count(
+    tally: Tally, prep: PreparedDoc, spans_written: int, rels: _TokenRelations, omissions: list[Omission]
+) -> None:
+    """Add one Doc's spans, relations and omissions to ``tally``."""
+    tally.add_doc(prep)
+    tally.spans_written += spans_written
+    tally.relations_written += rels.written
+    tally.omissions.extend(omissions)
+    tally.extra["spans_not_in_ents_overlap"] = tally.extra.get("spans_not_in_ents_overlap", 0) + len(
+        prep.overlapped
+    )
+    rel_pairs = sum(len(v) for v in rels.rel.values())
+    merged = rels.written - rel_pairs
+    if merged:
+        tally.extra["relations_sharing_a_rel_key"] = (
+            tally.extra.get("relations_sharing_a_rel_key", 0) + merged
         )
-        rel_pairs = sum(len(v) for v in rel.values())
-        merged = written - rel_pairs
-        if merged:
-            tally.extra["relations_sharing_a_rel_key"] = (
-                tally.extra.get("relations_sharing_a_rel_key", 0) + merged
-            )
-    return doc
 
 
 @contextlib.contextmanager

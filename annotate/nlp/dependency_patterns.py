@@ -24,6 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 if TYPE_CHECKING:
     from spacy.strings import StringStore
     from spacy.tokens import Doc
@@ -90,53 +92,68 @@ def compile_plain(pattern: Sequence[dict[str, Any]], strings: StringStore) -> Pl
 def match_plain(patterns: Sequence[PlainPattern], doc: Doc) -> list[list[list[int]]]:
     """Return, for each of ``patterns``, its matches in ``doc``: each the token index of every
     node, in node order."""
-    import numpy as np
-    from spacy.attrs import HEAD
-
     out: list[list[list[int]]] = [[] for _ in patterns]
-    n = len(doc)
-    if n == 0 or not patterns:
+    if len(doc) == 0 or not patterns:
         return out
-    attrs = sorted(set().union(*(p.attrs for p in patterns)))
-    table = doc.to_array([*attrs, HEAD]).reshape(n, -1)  # one attribute alone comes back 1-D
-    column = {a: table[:, k] for k, a in enumerate(attrs)}
-    index = np.arange(n)
-    heads = index + table[:, -1].astype(np.int64)
-    has_head = heads != index  # a root is its own head, and no edge binds a token to itself
-    tested: dict[tuple[int, tuple[int, ...]], Any] = {}
+    arrays = _DocArrays(doc, sorted(set().union(*(p.attrs for p in patterns))))
+    for p, pattern in enumerate(patterns):
+        masks = arrays.candidates(pattern)
+        if not all(m.any() for m in masks):
+            continue
+        # Every token left now extends to a match (the pattern is a tree): list them all.
+        _extend(pattern, arrays.partners(pattern, masks), np.flatnonzero(masks[0]).tolist(), out[p])
+    return out
 
-    def test(attr: int, values: tuple[int, ...]) -> Any:
-        mask = tested.get((attr, values))
+
+class _DocArrays:
+    """A document's tested attributes and its heads, read once as arrays for every pattern."""
+
+    def __init__(self, doc: Doc, attrs: list[int]) -> None:
+        from spacy.attrs import HEAD
+
+        n = self.n = len(doc)
+        table = doc.to_array([*attrs, HEAD]).reshape(n, -1)  # one attribute alone comes back 1-D
+        self.column = {a: table[:, k] for k, a in enumerate(attrs)}
+        index = np.arange(n)
+        self.heads = index + table[:, -1].astype(np.int64)
+        self.has_head = self.heads != index  # a root is its own head, and no edge binds a token to itself
+        self._tested: dict[tuple[int, tuple[int, ...]], Any] = {}
+
+    def test(self, attr: int, values: tuple[int, ...]) -> Any:
+        """The tokens whose ``attr`` is one of ``values`` (each test computed once)."""
+        mask = self._tested.get((attr, values))
         if mask is None:
-            col = column[attr]
+            col = self.column[attr]
             if len(values) <= 8:  # a few comparisons cost less than np.isin's set-up
-                mask = np.zeros(n, dtype=bool)
+                mask = np.zeros(self.n, dtype=bool)
                 for v in values:
                     mask |= col == np.uint64(v)
             else:
                 mask = np.isin(col, np.array(values, dtype=np.uint64))
-            tested[(attr, values)] = mask
+            self._tested[(attr, values)] = mask
         return mask
 
-    def is_head_of(mask: Any) -> Any:
+    def is_head_of(self, mask: Any) -> Any:
         """The tokens that are the head of some token in ``mask``."""
-        hit = np.zeros(n, dtype=bool)
-        hit[heads[mask & has_head]] = True
+        hit = np.zeros(self.n, dtype=bool)
+        hit[self.heads[mask & self.has_head]] = True
         return hit
 
-    for p, pattern in enumerate(patterns):
+    def candidates(self, pattern: PlainPattern) -> list[Any]:
+        """Return, for each node, the tokens that can take part in a match: those that pass
+        the node's tests, kept up the tree (a node keeps the tokens that have a partner for
+        each node below it), then down (a partner above)."""
+        heads, has_head = self.heads, self.has_head
         masks = []
         for node in pattern.nodes:
-            mask = np.ones(n, dtype=bool)
+            mask = np.ones(self.n, dtype=bool)
             for attr, values in node.tests:
-                mask = mask & test(attr, values)
+                mask = mask & self.test(attr, values)
             masks.append(mask)
-        # Keep the tokens that can take part in a match: up the tree (a node keeps the tokens
-        # that have a partner for each node below it), then down (a partner above).
         for j in range(len(pattern.nodes) - 1, 0, -1):
             node = pattern.nodes[j]
             if node.op == ">":  # left is the head of j
-                masks[node.left] = masks[node.left] & is_head_of(masks[j])
+                masks[node.left] = masks[node.left] & self.is_head_of(masks[j])
             else:  # j is the head of left
                 masks[node.left] = masks[node.left] & has_head & masks[j][heads]
         for j in range(1, len(pattern.nodes)):
@@ -144,11 +161,13 @@ def match_plain(patterns: Sequence[PlainPattern], doc: Doc) -> list[list[list[in
             if node.op == ">":
                 masks[j] = masks[j] & has_head & masks[node.left][heads]
             else:
-                masks[j] = masks[j] & is_head_of(masks[node.left])
-        if not all(m.any() for m in masks):
-            continue
-        # Every token left now extends to a match (the pattern is a tree): list them all.
-        below: list[dict[int, list[int]]] = [{}]  # node j: its left node's token -> j's tokens
+                masks[j] = masks[j] & self.is_head_of(masks[node.left])
+        return masks
+
+    def partners(self, pattern: PlainPattern, masks: list[Any]) -> list[dict[int, list[int]]]:
+        """Return, for each node ``j`` (but the first), its left node's token -> j's tokens."""
+        heads = self.heads
+        below: list[dict[int, list[int]]] = [{}]
         for node, mask in zip(pattern.nodes[1:], masks[1:], strict=True):
             options: dict[int, list[int]] = {}
             if node.op == ">":  # j's token is a child of its left node's token
@@ -156,11 +175,10 @@ def match_plain(patterns: Sequence[PlainPattern], doc: Doc) -> list[list[list[in
                     options.setdefault(int(heads[t]), []).append(t)
             else:  # j's token is the head of its left node's token
                 # (every such token's head is in j's mask: the pass up kept no other)
-                for s in np.flatnonzero(masks[node.left] & has_head).tolist():
+                for s in np.flatnonzero(masks[node.left] & self.has_head).tolist():
                     options[s] = [int(heads[s])]
             below.append(options)
-        _extend(pattern, below, np.flatnonzero(masks[0]).tolist(), out[p])
-    return out
+        return below
 
 
 def _extend(

@@ -156,31 +156,8 @@ def load(recipe: Recipe, *, model: str | None = None, needs: frozenset[str] = fr
     ``needs`` are the capabilities the relation rules ask for (``parser``, ``lemmatizer``,
     ``tagger``); the ones the pipeline lacks are simply not in ``capabilities``.
     """
-    import spacy
-
     _register_components()
-    name = resolve(recipe, model)
-    if name.startswith(BLANK_PREFIX):
-        lang = name[len(BLANK_PREFIX) :] or recipe.lang
-        try:
-            nlp = spacy.blank(lang)
-        except Exception as e:  # spaCy raises ImportError or its own error for a bad code
-            raise ConfigError(
-                f"cannot make a blank pipeline for language {lang!r}: {e}", code="E231"
-            ) from None
-        version = spacy.about.__version__
-    else:
-        try:
-            nlp = spacy.load(name)
-        except (OSError, ValueError, ImportError) as e:
-            raise ModelNotFoundError(
-                f"pipeline {name} is installed but does not load: {e}", hint=INSTALL_HINT
-            ) from None
-        version = str(nlp.meta.get("version", "0"))
-        if _is_path(name):
-            # Record the pipeline's own name, not a path on this machine.
-            name = f"{nlp.meta.get('lang', recipe.lang)}_{nlp.meta.get('name', Path(name).name)}"
-
+    nlp, name, version = _load_named(recipe, resolve(recipe, model))
     _split_bom(nlp)
     patterns = [(file, _read_patterns(file)) for file in recipe.patterns]
     want_caps = set(needs)
@@ -189,6 +166,53 @@ def load(recipe: Recipe, *, model: str | None = None, needs: frozenset[str] = fr
     use_ner = (
         "pipeline" in recipe.source_order and "ner" in nlp.pipe_names and not name.startswith(BLANK_PREFIX)
     )
+    caps = _enable_only(nlp, want_caps, use_ner)
+    if "parser" in nlp.pipe_names:
+        nlp.add_pipe(SENTENCE_BREAKS, before="parser")
+    # "preset": the pattern spans are the doc's entities before the NER runs, and the NER
+    # labels only the rest, in their context (a name list fixes "Xi Jinping of China").
+    preset = recipe.conflict_policy == "preset" and use_ner
+    keys = _add_pattern_rulers(nlp, recipe, patterns, preset)
+    return LoadedPipeline(
+        nlp=nlp,
+        name=name,
+        version=version,
+        has_ner=use_ner,
+        capabilities=caps,
+        pattern_keys=keys,
+        preset=preset,
+    )
+
+
+def _load_named(recipe: Recipe, name: str) -> tuple[Language, str, str]:
+    """Return (pipeline ``name`` loaded, or made blank; the name to record; its version)."""
+    import spacy
+
+    if name.startswith(BLANK_PREFIX):
+        lang = name[len(BLANK_PREFIX) :] or recipe.lang
+        try:
+            nlp = spacy.blank(lang)
+        except Exception as e:  # spaCy raises ImportError or its own error for a bad code
+            raise ConfigError(
+                f"cannot make a blank pipeline for language {lang!r}: {e}", code="E231"
+            ) from None
+        return nlp, name, spacy.about.__version__
+    try:
+        nlp = spacy.load(name)
+    except (OSError, ValueError, ImportError) as e:
+        raise ModelNotFoundError(
+            f"pipeline {name} is installed but does not load: {e}", hint=INSTALL_HINT
+        ) from None
+    version = str(nlp.meta.get("version", "0"))
+    if _is_path(name):
+        # Record the pipeline's own name, not a path on this machine.
+        name = f"{nlp.meta.get('lang', recipe.lang)}_{nlp.meta.get('name', Path(name).name)}"
+    return nlp, name, version
+
+
+def _enable_only(nlp: Language, want_caps: set[str], use_ner: bool) -> frozenset[str]:
+    """Disable every component that neither the NER nor ``want_caps`` needs; return the
+    capabilities (``parser``, ``lemmatizer``, ``tagger``) the enabled ones give."""
     want = {"ner"} if use_ner else set()
     for cap in want_caps:
         if cap in _CAPABILITIES and cap in nlp.pipe_names:
@@ -204,15 +228,18 @@ def load(recipe: Recipe, *, model: str | None = None, needs: frozenset[str] = fr
     disable = [p for p in nlp.pipe_names if p not in want]
     if disable:
         nlp.select_pipes(disable=disable)
-    caps = frozenset(
+    return frozenset(
         c for c in ("parser", "lemmatizer", "tagger") if any(p in want for p in _CAPABILITIES[c][-1:])
     )
-    if "parser" in nlp.pipe_names:
-        nlp.add_pipe(SENTENCE_BREAKS, before="parser")
 
-    # "preset": the pattern spans are the doc's entities before the NER runs, and the NER
-    # labels only the rest, in their context (a name list fixes "Xi Jinping of China").
-    preset = recipe.conflict_policy == "preset" and use_ner
+
+def _add_pattern_rulers(
+    nlp: Language, recipe: Recipe, patterns: list[tuple[Path, list[dict[str, Any]]]], preset: bool
+) -> list[tuple[str, str]]:
+    """Add one span ruler per pattern file; return (its spans key, the files' source) of each.
+
+    With ``preset`` the rulers run before the NER and set their spans as the doc's entities.
+    """
     keys = []
     for i, (file, pats) in enumerate(patterns):
         key = f"{PATTERNS_PREFIX}{i}"
@@ -235,12 +262,4 @@ def load(recipe: Recipe, *, model: str | None = None, needs: frozenset[str] = fr
         except (ValueError, KeyError, TypeError) as e:
             raise ConfigError(f"{file}: a pattern is not valid: {e}", code="E214") from None
         keys.append((key, recipe.pattern_source(file)))
-    return LoadedPipeline(
-        nlp=nlp,
-        name=name,
-        version=version,
-        has_ner=use_ner,
-        capabilities=caps,
-        pattern_keys=keys,
-        preset=preset,
-    )
+    return keys

@@ -12,7 +12,12 @@ The kinds:
 
 A rule proposes (head, tail) pairs; :func:`find_relations` keeps those that obey the relation
 type's allowed label pairs, are not negated, and are not self-loops, and records the rule that
-made each one (``rule:<name>``). Add a kind with ``@register("name")``.
+made each one (``rule:<name>``).
+
+What a declaration of each kind may hold, and its checks, are data of the recipe
+(:mod:`annotate.recipe.rules`): this module builds from a checked declaration. Add a kind with
+``@register("name")`` on its class, after declaring it there (a class registered without a
+declaration declares its own ``params`` and ``required``).
 """
 
 from __future__ import annotations
@@ -22,28 +27,28 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-from annotate.errors import ConfigError, location
+from annotate.recipe.rules import KINDS, RuleKind, check_rule, declare, rule_location, unknown_kind
 
 if TYPE_CHECKING:
     from spacy.tokens import Doc, Span, Token
 
-    from annotate.recipe import Recipe, RelationType
+    from annotate.recipe.model import Recipe, RelationType
 
 RULE_KINDS: dict[str, type[RelationRule]] = {}
-# Parameters every kind accepts.
-COMMON_PARAMS: dict[str, type] = {"negators": list, "lemmas": bool}
 
 # "talks between X and Y": a preposition that relates the members of a coordination.
 RECIPROCAL_PREPS = frozenset({"between", "among", "amongst"})
-# Words that undo the verb they govern ("refused to join", "declined to sign").
-DEFAULT_NEGATORS = ("refuse", "decline", "reject", "fail", "deny", "abandon", "quit", "leave", "withdraw")
 
 
 def register(kind: str) -> Callable[[type[RelationRule]], type[RelationRule]]:
-    """Class decorator: register a rule class under ``kind``."""
+    """Class decorator: register a rule class under ``kind``, the engine of that declared kind."""
 
     def deco(cls: type[RelationRule]) -> type[RelationRule]:
+        declared = KINDS.get(kind)
+        if declared is None:
+            declared = declare(RuleKind(kind, params=dict(cls.params), required=tuple(cls.required)))
         cls.kind = kind
+        cls.declared = declared
         RULE_KINDS[kind] = cls
         return cls
 
@@ -66,10 +71,14 @@ class Found:
 
 
 class RelationRule(ABC):
-    """One declared rule. Subclasses read their parameters in ``__init__`` and find pairs."""
+    """One declared rule, built from its checked declaration. Subclasses read their parameters
+    in ``__init__`` and find pairs."""
 
     kind: ClassVar[str] = ""
-    # Parameters a kind accepts besides name, kind, relation and description: name -> type.
+    # The declared kind (set by ``register``): parameters, their defaults, the checks.
+    declared: ClassVar[RuleKind]
+    # For a kind registered without a declaration: its parameters besides name, kind,
+    # relation and description (name -> type), and the required ones.
     params: ClassVar[dict[str, type | tuple[type, ...]]] = {}
     required: ClassVar[tuple[str, ...]] = ()
 
@@ -78,28 +87,10 @@ class RelationRule(ABC):
         self.relation = relation
         self.where = where
         self.spec = spec
-        for key in spec:
-            if key in ("name", "kind", "relation", "description"):
-                continue
-            expected = self.params.get(key, COMMON_PARAMS.get(key))
-            if expected is None:
-                valid = ", ".join(sorted({*self.params, *COMMON_PARAMS}))
-                raise ConfigError(
-                    f"{where}/{key}: unknown parameter {key!r} for a {self.kind} rule",
-                    hint=f"parameters of {self.kind}: {valid}",
-                    code="E212",
-                )
-            # bool is an int in Python; a TOML `true` must not pass for a number.
-            wrong_bool = isinstance(spec[key], bool) and expected is not bool
-            if not isinstance(spec[key], expected) or wrong_bool:
-                raise ConfigError(f"{where}/{key}: wrong type for {key!r}", code="E212")
-        for key in self.required:
-            if key not in spec:
-                raise ConfigError(f"{where}: a {self.kind} rule needs {key!r}", code="E212")
-        self.negators = frozenset(self._words("negators", DEFAULT_NEGATORS))
+        self.negators = frozenset(self._words("negators"))
         # Without lemmas words are matched as written (list "talks" too); the pipeline then
         # runs no tagger and lemmatizer, which is faster.
-        self.lemmas: bool = spec.get("lemmas", True)
+        self.lemmas: bool = self._value("lemmas")
         # Labels that can be a head (a tail) of the relation type: an entity with neither is
         # passed over before any walk, since find_relations would drop its pairs anyway.
         # None: the type allows every pair. Undirected types allow both orders.
@@ -122,11 +113,13 @@ class RelationRule(ABC):
         """Return whether ``ent``'s label may be the tail of some allowed pair."""
         return self.tail_labels is None or ent.label_ in self.tail_labels
 
-    def _words(self, key: str, default: Sequence[str] = ()) -> list[str]:
-        value = self.spec.get(key, list(default))
-        if not all(isinstance(w, str) and w.strip() for w in value):
-            raise ConfigError(f"{self.where}/{key}: must be a list of non-empty strings", code="E212")
-        return [w.lower() for w in value]
+    def _value(self, key: str) -> Any:
+        """Return parameter ``key`` as declared, or its default."""
+        return self.declared.value(self.spec, key)
+
+    def _words(self, key: str) -> list[str]:
+        """Return the words of list parameter ``key`` (checked when the recipe loaded), lowercased."""
+        return [w.lower() for w in self._value(key) or ()]
 
     @property
     def source(self) -> str:
@@ -269,47 +262,19 @@ class DependencyMatcherRule(RelationRule):
     """spaCy DependencyMatcher patterns; the nodes named by ``head`` and ``tail`` must be
     tokens of entities."""
 
-    params: ClassVar[dict[str, type | tuple[type, ...]]] = {
-        "patterns": list,
-        "head": str,
-        "tail": str,
-        "check_negation": bool,
-    }
-    required = ("patterns", "head", "tail")
-
     def __init__(self, spec: dict[str, Any], relation: RelationType, where: str) -> None:
         super().__init__(spec, relation, where)
-        from spacy.matcher import DependencyMatcher
-        from spacy.vocab import Vocab
-
         self.patterns: list[list[dict[str, Any]]] = spec["patterns"]
         self.head: str = spec["head"]
         self.tail: str = spec["tail"]
-        self.check_negation: bool = spec.get("check_negation", True)
-        if not self.patterns:
-            raise ConfigError(f"{where}/patterns: needs at least one pattern", code="E212")
-        attrs: set[str] = set()
-        probe = DependencyMatcher(Vocab(), validate=True)
-        for i, pattern in enumerate(self.patterns):
-            if not isinstance(pattern, list) or not all(isinstance(n, dict) for n in pattern):
-                raise ConfigError(f"{where}/patterns/{i}: a pattern is a list of node tables", code="E212")
-            ids = [n.get("RIGHT_ID") for n in pattern]
-            for role in (self.head, self.tail):
-                if role not in ids:
-                    raise ConfigError(
-                        f"{where}/patterns/{i}: no node with RIGHT_ID {role!r} (the head/tail role)",
-                        hint=f"node ids in this pattern: {', '.join(map(str, ids))}",
-                        code="E212",
-                    )
-            try:
-                probe.add(f"p{i}", [pattern])
-            except (ValueError, KeyError, TypeError) as e:
-                raise ConfigError(
-                    f"{where}/patterns/{i}: not a valid DependencyMatcher pattern: {e}", code="E212"
-                ) from None
-            for node in pattern:
-                attrs.update(k.upper() for k in (node.get("RIGHT_ATTRS") or {}))
-        self._attrs = attrs
+        self.check_negation: bool = self._value("check_negation")
+        # The token attributes the patterns test: what the pipeline must set (see ``needs``).
+        self._attrs = {
+            k.upper()
+            for pattern in self.patterns
+            for node in pattern
+            for k in (node.get("RIGHT_ATTRS") or {})
+        }
         # Node ids of each pattern, and where the head and tail roles sit among them.
         self._roles = [
             (ids.index(self.head), ids.index(self.tail))
@@ -451,27 +416,13 @@ class TriggerRule(RelationRule):
     The direction follows the allowed pairs; when both ways are allowed, text order.
     """
 
-    params: ClassVar[dict[str, type | tuple[type, ...]]] = {
-        "triggers": list,
-        "max_path": int,
-        "climb": int,
-        "exclude_preps": list,
-    }
-    required = ("triggers",)
-    # "talks with Macron in Paris": an entity that is the object of a place or time
-    # preposition is where or when, not a party.
-    DEFAULT_EXCLUDE_PREPS = ("in", "at", "on", "near", "during", "outside", "inside", "across", "throughout")
-
     def __init__(self, spec: dict[str, Any], relation: RelationType, where: str) -> None:
         super().__init__(spec, relation, where)
         self.triggers = frozenset(self._words("triggers"))
-        if not self.triggers:
-            raise ConfigError(f"{where}/triggers: needs at least one trigger", code="E212")
-        self.max_path: int = spec.get("max_path", 4)
-        self.climb: int = spec.get("climb", 2)
-        self.exclude_preps = frozenset(self._words("exclude_preps", self.DEFAULT_EXCLUDE_PREPS))
-        if self.max_path < 1 or self.climb < 0:
-            raise ConfigError(f"{where}: max_path must be >= 1 and climb >= 0", code="E212")
+        self.max_path: int = self._value("max_path")
+        self.climb: int = self._value("climb")
+        # Entities that are objects of these prepositions are places or times, not parties.
+        self.exclude_preps = frozenset(self._words("exclude_preps"))
 
     def _is_place_or_time(self, root: Token) -> bool:
         """Return whether ``root`` is the object of a place/time preposition, directly or as
@@ -556,17 +507,9 @@ class TitleRule(RelationRule):
     "former President" does not match "president".
     """
 
-    params: ClassVar[dict[str, type | tuple[type, ...]]] = {
-        "titles": list,
-        "of_context": list,
-    }
-    required = ("titles",)
-
     def __init__(self, spec: dict[str, Any], relation: RelationType, where: str) -> None:
         super().__init__(spec, relation, where)
         self.titles = frozenset(" ".join(t.replace("-", " - ").split()) for t in self._words("titles"))
-        if not self.titles:
-            raise ConfigError(f"{where}/titles: needs at least one title", code="E212")
         self.of_context = frozenset(self._words("of_context"))
         self.longest = max(len(t.split()) for t in self.titles)
 
@@ -649,19 +592,12 @@ class CoordinationRule(RelationRule):
     A negated verb ("opted not to join") yields nothing. The member is the head.
     """
 
-    params: ClassVar[dict[str, type | tuple[type, ...]]] = {
-        "member_subject_verbs": list,
-        "group_subject_verbs": list,
-    }
-
     LIST_PREPS = frozenset({"including", "like", "such", "as", "among"})
 
     def __init__(self, spec: dict[str, Any], relation: RelationType, where: str) -> None:
         super().__init__(spec, relation, where)
         self.member_verbs = frozenset(self._words("member_subject_verbs"))
         self.group_verbs = frozenset(self._words("group_subject_verbs"))
-        if not self.member_verbs and not self.group_verbs:
-            raise ConfigError(f"{where}: needs member_subject_verbs or group_subject_verbs", code="E212")
 
     @staticmethod
     def _subject(verb: Token) -> tuple[Token | None, bool]:
@@ -740,31 +676,16 @@ class CoordinationRule(RelationRule):
 # --- building and running --------------------------------------------------------------------
 
 
-def _where(recipe: Recipe, index: int) -> str:
-    return location(str(recipe.path) if recipe.path else None, None, f"/rules/{index}")
-
-
 def build_rule(spec: dict[str, Any], recipe: Recipe, index: int) -> RelationRule:
     """Return the rule declared by ``spec`` (the ``index``-th of ``recipe``), checked.
 
     An unknown kind or relation is a ConfigError that lists the valid names.
     """
-    where = _where(recipe, index)
-    kind = spec.get("kind")
-    cls = RULE_KINDS.get(str(kind))
-    if cls is None:
-        raise ConfigError(
-            f"{where}/kind: unknown relation rule kind {kind!r}",
-            hint=f"valid kinds: {', '.join(kinds())}",
-            code="E213",
-        )
-    relation = recipe.relation_type(spec.get("relation", ""))
-    if relation is None:
-        raise ConfigError(
-            f"{where}/relation: unknown relation type {spec.get('relation')!r}",
-            hint=f"relation types of this recipe: {', '.join(recipe.relation_names) or 'none'}",
-            code="E212",
-        )
+    relation = check_rule(spec, recipe, index)
+    where = rule_location(recipe, index)
+    cls = RULE_KINDS.get(spec["kind"])
+    if cls is None:  # a declared kind that no class was registered for
+        raise unknown_kind(where, spec["kind"], kinds())
     return cls(spec, relation, where)
 
 

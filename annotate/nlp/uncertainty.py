@@ -113,7 +113,9 @@ def normalised_beam(ner: Any, doc: Doc) -> Any:
     One document per beam: its scores then do not depend on how documents are batched.
     """
     import numpy
-    from spacy.pipeline._parser_internals import _beam_utils
+
+    # A compiled module: it has no type stubs for mypy to read.
+    from spacy.pipeline._parser_internals import _beam_utils  # type: ignore[attr-defined]
 
     batch = _beam_utils.BeamBatch(
         ner.moves, ner.moves.init_batch([doc]), None, BEAM_WIDTH, density=BEAM_DENSITY

@@ -30,6 +30,12 @@ _CHECK_LIST = [
     Check("E104", "not-utf8", ERROR, "a line is not valid UTF-8"),
     Check("E105", "not-object", ERROR, "a record is not a JSON object"),
     Check("E107", "duplicate-doc-id", ERROR, "two records have the same doc_id"),
+    Check(
+        "E109",
+        "conll-line",
+        ERROR,
+        "a Doccano CoNLL line is not token<TAB>tag, or its tag is unreadable",
+    ),
     Check("W108", "no-records", WARNING, "the file holds no record"),
     Check("E110", "schema", ERROR, "the record does not match the JSON Schema of its kind"),
     Check("E120", "offsets", ERROR, "a span is not 0 <= start < end <= len(text)"),
@@ -53,6 +59,7 @@ _CHECK_LIST = [
     Check("W140", "span-edge", WARNING, "whitespace or punctuation at a span's edge"),
     Check("W141", "token-misaligned", WARNING, "a span does not align with the recipe tokenizer's tokens"),
     Check("W142", "meta-id", WARNING, "a meta key named id would override Doccano's example id"),
+    Check("W143", "iob-repaired", WARNING, "an I- tag without its B- was read as the start of an entity"),
     Check("E150", "recipe-syntax", ERROR, "the recipe is not valid TOML"),
     Check("E151", "recipe-invalid", ERROR, "the recipe is rejected by the recipe loader"),
 ]
@@ -167,3 +174,12 @@ class ValidationReport:
             "counts": dict(sorted(self.counts.items())),
             "findings": [f.to_dict() for f in self.findings],
         }
+
+
+def decode_utf8(data: bytes, name: str) -> tuple[str | None, Finding | None]:
+    """Return a whole file's text, or None and the E104 finding naming the line that is not UTF-8."""
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        return None, Finding("E104", ERROR, f"not UTF-8: {e.reason}", name, line, None)

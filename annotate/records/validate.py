@@ -28,6 +28,7 @@ from typing import IO, Any
 from annotate.errors import ConfigError
 from annotate.fileio import is_stdio, open_binary
 from annotate.recipe import Recipe
+from annotate.records import doccano_forms
 from annotate.records.checks import (
     GOLD_KEYS,
     RecordRules,
@@ -48,6 +49,7 @@ from annotate.records.findings import (
     Finding,
     ValidationFailed,
     ValidationReport,
+    decode_utf8,
 )
 from annotate.records.model import Record
 from annotate.records.spans import TokenAligner, _align, edge_fix
@@ -71,6 +73,7 @@ __all__ = [
     "detect_kind",
     "edge_fix",
     "guess_kind",
+    "iter_json_document",
     "iter_jsonl_lenient",
     "iter_validated",
     "render_json",
@@ -286,11 +289,10 @@ def _iter_json_document(path: str | os.PathLike[str], name: str) -> Iterator[tup
     if data.startswith(_BOM):
         data = data[len(_BOM) :]
         yield 1, None, _bom_finding(name)
-    try:
-        s = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = data[: e.start].count(b"\n") + 1
-        yield line, None, Finding("E104", ERROR, f"not UTF-8: {e.reason}", name, line, None)
+    s, bad = decode_utf8(data, name)
+    if s is None:
+        assert bad is not None
+        yield bad.line or 1, None, bad
         return
     dec = json.JSONDecoder(parse_constant=_reject_constant)
     ws = re.compile(r"\s*")
@@ -325,6 +327,9 @@ def _iter_json_document(path: str | os.PathLike[str], name: str) -> Iterator[tup
         yield 1, None, Finding("E102", ERROR, "invalid JSON: nested too deeply", name, 1, None)
 
 
+iter_json_document = _iter_json_document
+
+
 def _json_msg(e: ValueError) -> str:
     if isinstance(e, json.JSONDecodeError):
         return f"invalid JSON: {e.msg} (column {e.colno})"
@@ -349,7 +354,8 @@ def validate_file(
     progress: Callable[[int], None] | None = None,
     tokens: bool = True,
 ) -> ValidationReport:
-    """Validate a JSONL file (or a ``.json`` document, or a ``.toml`` recipe); return every finding.
+    """Validate a JSONL file (or a ``.json`` document, a Doccano ``.conll`` file, or a ``.toml``
+    recipe); return every finding.
 
     ``kind`` is detected from the first record when not given. ``max_errors`` stops after that
     many errors (the report is then ``truncated``). ``tokens=False`` skips the token-alignment
@@ -386,13 +392,18 @@ def iter_validated(
     """
     name = report.path
     whole = not is_stdio(path) and str(path).endswith(".json")
-    lines = _iter_json_document(path, name) if whole else iter_jsonl_lenient(path, name)
+    if doccano_forms.is_conll_path(path):
+        lines = doccano_forms.iter_conll(path, name)
+    else:
+        lines = _iter_json_document(path, name) if whole else iter_jsonl_lenient(path, name)
     validator: Validator | None = None
     n_err = 0
     for lineno, obj, finding in lines:
         if finding is not None:
             found = [finding]
         else:
+            # Doccano's own forms are read as the tasks they are (see records.doccano_forms).
+            obj = doccano_forms.normalise(obj)
             if validator is None:
                 report.kind = kind or detect_kind(obj)
                 validator = Validator(report.kind, recipe, path=name, tokens=tokens)
@@ -426,7 +437,7 @@ def validate_records(
     report = ValidationReport(path=path, kind=kind)
     for i, rec in enumerate(records, start=1):
         report.n_records += 1
-        report.findings.extend(v.check(rec, i))
+        report.findings.extend(v.check(doccano_forms.normalise(rec), i))
     return report
 
 

@@ -27,15 +27,20 @@ def gold_records(
     *,
     only_approved: bool,
     per_annotator: bool,
+    annotator: str | None = None,
 ) -> list[Record]:
-    """Return the records of the fetched examples, sorted; raise HashMismatch if a text changed."""
+    """Return the records of the fetched examples, sorted; raise HashMismatch if a text changed.
+
+    ``annotator`` names the one person whose work the project holds (a team's member project):
+    every record is theirs, whoever made each span (the pre-annotations were the admin's).
+    """
     records: list[Record] = []
     mismatched: list[str] = []
     for ex in fetched.examples:
         eid = int(ex["id"])
         spans, rels = fetched.annotations.get(eid, ([], []))
         confirmed_by = fetched.confirmers.get(eid)
-        for annotator, (sp, rl), confirmed in views(spans, rels, fetched.users, confirmed_by, per_annotator):
+        for who, (sp, rl), confirmed in views(spans, rels, fetched.users, confirmed_by, per_annotator):
             if only_approved and not confirmed:
                 continue
             rec, stored = record_from_parts(
@@ -46,7 +51,7 @@ def gold_records(
                 relations=rl,
                 confirmed=confirmed,
                 comments=sorted(comments.get(eid, []), key=lambda c: str(c.get("created_at"))),
-                annotator=annotator,
+                annotator=annotator or who,
             )
             if stored is not None and stored != text_hash(rec.text):
                 mismatched.append(rec.doc_id)

@@ -8,7 +8,8 @@ How a pull goes, and where each step lives:
    (:mod:`annotate.sync.fetch`, :mod:`annotate.sync.export_zip`).
 3. Build the records: one an example, or one per annotator with ``per_annotator``
    (:mod:`annotate.sync.views`); every ``doc_hash`` is checked against its text
-   (:mod:`annotate.sync.gold`).
+   (:mod:`annotate.sync.gold`). A team's name (:mod:`annotate.sync.team`) gives one record
+   per document and annotator, from each annotator's project (:mod:`annotate.sync.team_pull`).
 4. Write them to a temp file beside the target, validate it as gold, then rename it; with
    ``since``, write the changes beside the output (:mod:`annotate.sync.diff`).
 """
@@ -20,13 +21,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from annotate.errors import UsageError
+from annotate.errors import NotFound, UsageError
 from annotate.fileio import check_writable, is_stdio
+from annotate.recipe import Recipe
 from annotate.records.model import Record
 from annotate.sync.diff import diff_counts, diff_path_for, diff_records, read_snapshot, write_diff
 from annotate.sync.fetch import comments_of, fetch
 from annotate.sync.gold import gold_recipe, gold_records, write_gold
 from annotate.sync.report import PullReport
+from annotate.sync.team import find_team
+from annotate.sync.team_pull import team_records
 
 __all__ = ["PullReport", "pull"]
 
@@ -54,26 +58,61 @@ def pull(
     """
     t0 = time.monotonic()
     old = _check_outputs(out, since, force=force)
-    proj = api.find_project(project)
-    fetched = fetch(
-        api, proj, only_approved=only_approved, per_annotator=per_annotator, method=method, progress=progress
-    )
-    pid = int(proj["id"])
-    report = PullReport(
-        project_id=pid, project_name=str(proj.get("name")), out=str(out), method=fetched.method
-    )
-    report.examples = len(fetched.examples)
-    comments = comments_of(api, pid, fetched.examples, fetched.users)
-    records = gold_records(fetched, comments, only_approved=only_approved, per_annotator=per_annotator)
+    try:
+        proj = api.find_project(project)
+    except NotFound:
+        # Not a project: maybe a team's name (one project per annotator, see sync.team).
+        team = find_team(api, str(project))
+        if team is None:
+            raise
+        records, report, recipe = team_records(
+            api,
+            team,
+            only_approved=only_approved,
+            per_annotator=per_annotator,
+            method=method,
+            progress=progress,
+        )
+    else:
+        records, report, recipe = _records(
+            api,
+            proj,
+            only_approved=only_approved,
+            per_annotator=per_annotator,
+            method=method,
+            progress=progress,
+        )
+    report.out = str(out)
     report.records = len(records)
     report.confirmed = sum(1 for r in records if r.confirmed)
     changes = diff_records(old, records) if old is not None else None
-    write_gold(out, records, gold_recipe(proj, per_annotator=per_annotator), force=force)
+    write_gold(out, records, recipe, force=force)
     if changes is not None:
         report.diff_path = str(write_diff(out, changes, force=force))
         report.diff_counts = diff_counts(changes)
     report.seconds = time.monotonic() - t0
     return report
+
+
+def _records(
+    api: Any,
+    proj: dict[str, Any],
+    *,
+    only_approved: bool,
+    per_annotator: bool,
+    method: str,
+    progress: Progress | None,
+) -> tuple[list[Record], PullReport, Recipe]:
+    """Return one project's gold records, the report so far, and the recipe they are checked by."""
+    fetched = fetch(
+        api, proj, only_approved=only_approved, per_annotator=per_annotator, method=method, progress=progress
+    )
+    pid = int(proj["id"])
+    report = PullReport(project_id=pid, project_name=str(proj.get("name")), out="", method=fetched.method)
+    report.examples = len(fetched.examples)
+    comments = comments_of(api, pid, fetched.examples, fetched.users)
+    records = gold_records(fetched, comments, only_approved=only_approved, per_annotator=per_annotator)
+    return records, report, gold_recipe(proj, per_annotator=per_annotator)
 
 
 def _check_outputs(

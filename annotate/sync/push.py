@@ -50,6 +50,7 @@ __all__ = [
     "PushReport",
     "Refusal",
     "push",
+    "push_tasks",
 ]
 
 Progress = Callable[[int], None]
@@ -77,23 +78,45 @@ def push(
     tasks, found, report = _read(api, tasks_path, project, recipe, ledger_dir, options)
     if progress is not None and report.refused:
         progress(len(report.refused))
+    push_tasks(
+        api, tasks, found, project=project, recipe=recipe, options=options, report=report, progress=progress
+    )
+    report.seconds = time.monotonic() - t0
+    return report
+
+
+def push_tasks(
+    api: Any,
+    tasks: list[tuple[int, Record]],
+    found: Found,
+    *,
+    project: str | int,
+    recipe: Recipe,
+    options: PushOptions,
+    report: PushReport,
+    progress: Progress | None = None,
+) -> None:
+    """Push valid ``tasks`` into the project ``found`` looked at (made if needed); fill ``report``.
+
+    Steps 2 to 5 of a push, for tasks already read and checked; a team push calls it once
+    per annotator's project.
+    """
+    ledger_dir = options.ledger_dir or default_ledger_dir()
     proj = ensure_project(api, project, recipe, found, options, report)
     if proj is None:  # dry run of a project that does not exist yet
         report.pushed = len(tasks)
         report.project_url = f"{api.url}/projects/<new>"
+        return
+    target = Target.of(api, proj, ledger_dir)
+    plan = make_plan(target, tasks, found, options, report)
+    if progress is not None:
+        progress(report.skipped_present + report.skipped_human + report.skipped_text_changed)
+    if options.dry_run:
+        report.updated = len(plan.to_replace)
+        report.pushed = len(plan.to_upload) - report.updated
     else:
-        target = Target.of(api, proj, ledger_dir)
-        plan = make_plan(target, tasks, found, options, report)
-        if progress is not None:
-            progress(report.skipped_present + report.skipped_human + report.skipped_text_changed)
-        if options.dry_run:
-            report.updated = len(plan.to_replace)
-            report.pushed = len(plan.to_upload) - report.updated
-        else:
-            _upload(target, plan, options, report, progress)
-            reconcile(target, plan, options.import_timeout(), report)
-    report.seconds = time.monotonic() - t0
-    return report
+        _upload(target, plan, options, report, progress)
+        reconcile(target, plan, options.import_timeout(), report)
 
 
 def _read(

@@ -1,108 +1,23 @@
-"""Recipes: one TOML file that declares a whole annotation task.
+"""Reading and checking a recipe file (TOML): :func:`load_recipe`.
 
-This module holds the recipe's data model. Loading and checking a recipe file
-(``load_recipe``) lives here too; its JSON Schema is ``schemas/recipe.schema.json``.
+The schema (``schemas/recipe.schema.json``) first, then the cross-references, in the file's
+order: names unique, labels of relations, label maps and pattern files declared, pattern files
+readable, the source order consistent, and every rule a valid declaration of its kind
+(:mod:`annotate.recipe.rules`). The first problem is a ConfigError naming the file and the JSON
+path.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from annotate.errors import ConfigError, location
-
-
-@dataclass(frozen=True)
-class EntityLabel:
-    name: str
-    description: str = ""
-    color: str = "#209cee"
-    shortcut: str | None = None
-
-
-@dataclass(frozen=True)
-class RelationType:
-    name: str
-    description: str = ""
-    color: str = "#ff3860"
-    directed: bool = True
-    # Allowed (head label, tail label) pairs; empty means any pair.
-    allowed: tuple[tuple[str, str], ...] = ()
-
-    def allows(self, head_label: str, tail_label: str) -> bool:
-        if not self.allowed:
-            return True
-        if (head_label, tail_label) in self.allowed:
-            return True
-        return not self.directed and (tail_label, head_label) in self.allowed
-
-
-@dataclass(frozen=True)
-class PipelineSource:
-    """A spaCy pipeline entity source: the first installed name of ``names`` is used."""
-
-    names: tuple[str, ...]
-    label_map: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Recipe:
-    name: str
-    version: str
-    lang: str = "en"
-    description: str = ""
-    labels: tuple[EntityLabel, ...] = ()
-    relation_types: tuple[RelationType, ...] = ()
-    allow_overlapping: bool = False
-    allow_self_loops: bool = False
-    # Entity sources, in the order they are applied, and how a conflict is settled.
-    pipeline: PipelineSource | None = None
-    patterns: tuple[Path, ...] = ()
-    conflict_policy: str = "first"
-    # Relation rules as declared (dicts with a "kind" from the rule registry).
-    relation_rules: tuple[dict[str, Any], ...] = ()
-    path: Path | None = None
-    # The order in which entity sources are applied ("patterns", "pipeline").
-    source_order: tuple[str, ...] = ("patterns", "pipeline")
-
-    @property
-    def id(self) -> str:
-        """``name@version``, as recorded in every task's meta."""
-        return f"{self.name}@{self.version}"
-
-    @property
-    def label_names(self) -> tuple[str, ...]:
-        return tuple(label.name for label in self.labels)
-
-    @property
-    def relation_names(self) -> tuple[str, ...]:
-        return tuple(r.name for r in self.relation_types)
-
-    def relation_type(self, name: str) -> RelationType | None:
-        for r in self.relation_types:
-            if r.name == name:
-                return r
-        return None
-
-    def pattern_source(self, file: Path) -> str:
-        """Return the provenance of spans from pattern ``file``: ``pattern:<path relative to the recipe>``.
-
-        Relative, so that the output does not depend on where the recipe is checked out.
-        """
-        if self.path is not None:
-            try:
-                return "pattern:" + file.resolve().relative_to(self.path.resolve().parent).as_posix()
-            except ValueError:
-                pass
-        return f"pattern:{file.name}"
-
-
-# --- loading ---------------------------------------------------------------------------------
+from annotate.recipe.model import BLANK_PREFIX, EntityLabel, PipelineSource, Recipe, RelationType
+from annotate.recipe.rules import check_rules
 
 SOURCE_KINDS = ("patterns", "pipeline")
 CONFLICT_POLICIES = ("first", "longest", "preset")
-BLANK_PREFIX = "blank:"
 
 
 def _config_error(
@@ -211,8 +126,8 @@ def load_recipe(path: str | Path) -> Recipe:
 
     Checks the schema (``schemas/recipe.schema.json``) first, then the cross-references:
     labels used by relations, label maps, pattern files and rules must be declared, names
-    must be unique, pattern files must exist, and every rule must build. Every problem is a
-    ConfigError naming the file and the JSON path.
+    must be unique, pattern files must exist, and every rule must be a valid declaration of
+    its kind. Every problem is a ConfigError naming the file and the JSON path.
     """
     path = Path(path)
     data = _read_toml(path)
@@ -222,6 +137,40 @@ def load_recipe(path: str | Path) -> Recipe:
     _check_duplicates(path, data["labels"], "labels", "label")
     _check_duplicates(path, data.get("relations", []), "relations", "relation type")
     _check_duplicates(path, data.get("rules", []), "rules", "rule")
+    labels = _labels(path, data["labels"])
+    label_set = {label.name for label in labels}
+    relation_types = _relation_types(path, data.get("relations", []), label_set)
+    entities = data.get("entities", {})
+    pipeline = _pipeline(path, entities["pipeline"], label_set, base) if "pipeline" in entities else None
+    patterns = _pattern_files(path, entities, label_set, base)
+    order = _source_order(path, entities)
+
+    recipe = Recipe(
+        name=data["name"],
+        version=data["version"],
+        lang=data.get("lang", "en"),
+        description=data.get("description", ""),
+        labels=labels,
+        relation_types=relation_types,
+        allow_overlapping=data.get("allow_overlapping", False),
+        allow_self_loops=data.get("allow_self_loops", False),
+        pipeline=pipeline,
+        patterns=patterns,
+        conflict_policy=entities.get("conflict", "longest"),
+        relation_rules=tuple(data.get("rules", [])),
+        path=path,
+        source_order=order,
+    )
+    check_rules(recipe)
+    return recipe
+
+
+def _unknown_label(path: Path, pointer: str, message: str, labels: set[str]) -> ConfigError:
+    return _config_error(path, pointer, message, hint=f"labels of this recipe: {', '.join(sorted(labels))}")
+
+
+def _labels(path: Path, declared: list[dict[str, Any]]) -> tuple[EntityLabel, ...]:
+    """Return the entity labels, each keyboard shortcut used once."""
     labels = tuple(
         EntityLabel(
             name=d["name"],
@@ -229,9 +178,8 @@ def load_recipe(path: str | Path) -> Recipe:
             color=d.get("color", EntityLabel.color),
             shortcut=d.get("shortcut"),
         )
-        for d in data["labels"]
+        for d in declared
     )
-    label_set = {label.name for label in labels}
     shortcuts: dict[str, str] = {}
     for i, label in enumerate(labels):
         if label.shortcut is not None:
@@ -242,17 +190,21 @@ def load_recipe(path: str | Path) -> Recipe:
                     f"shortcut {label.shortcut!r} is already used by {shortcuts[label.shortcut]}",
                 )
             shortcuts[label.shortcut] = label.name
+    return labels
 
+
+def _relation_types(path: Path, declared: list[dict[str, Any]], labels: set[str]) -> tuple[RelationType, ...]:
+    """Return the relation types, each allowed pair made of declared labels."""
     relation_types = []
-    for i, d in enumerate(data.get("relations", [])):
+    for i, d in enumerate(declared):
         for j, pair in enumerate(d.get("allowed", [])):
             for k, name in enumerate(pair):
-                if name not in label_set:
-                    raise _config_error(
+                if name not in labels:
+                    raise _unknown_label(
                         path,
                         f"/relations/{i}/allowed/{j}/{k}",
                         f"unknown label {name!r} in the allowed pairs of {d['name']}",
-                        hint=f"labels of this recipe: {', '.join(sorted(label_set))}",
+                        labels,
                     )
         relation_types.append(
             RelationType(
@@ -263,67 +215,49 @@ def load_recipe(path: str | Path) -> Recipe:
                 allowed=tuple((a, b) for a, b in d.get("allowed", [])),
             )
         )
+    return tuple(relation_types)
 
-    entities = data.get("entities", {})
-    pipeline: PipelineSource | None = None
-    if "pipeline" in entities:
-        p = entities["pipeline"]
-        for src, dst in p.get("label_map", {}).items():
-            if dst not in label_set:
-                raise _config_error(
-                    path,
-                    f"/entities/pipeline/label_map/{src}",
-                    f"unknown label {dst!r} in the label map",
-                    hint=f"labels of this recipe: {', '.join(sorted(label_set))}",
-                )
-        names = []
-        for name in p["names"]:
-            # A path names a pipeline directory relative to the recipe file.
-            names.append(
-                str((base / name).resolve())
-                if _is_path_like(name) and not name.startswith(BLANK_PREFIX)
-                else name
+
+def _pipeline(path: Path, declared: dict[str, Any], labels: set[str], base: Path) -> PipelineSource:
+    """Return the pipeline source: its label map onto declared labels, paths resolved."""
+    for src, dst in declared.get("label_map", {}).items():
+        if dst not in labels:
+            raise _unknown_label(
+                path, f"/entities/pipeline/label_map/{src}", f"unknown label {dst!r} in the label map", labels
             )
-        pipeline = PipelineSource(names=tuple(names), label_map=dict(p.get("label_map", {})))
+    names = []
+    for name in declared["names"]:
+        # A path names a pipeline directory relative to the recipe file.
+        names.append(
+            str((base / name).resolve())
+            if _is_path_like(name) and not name.startswith(BLANK_PREFIX)
+            else name
+        )
+    return PipelineSource(names=tuple(names), label_map=dict(declared.get("label_map", {})))
 
+
+def _pattern_files(path: Path, entities: dict[str, Any], labels: set[str], base: Path) -> tuple[Path, ...]:
+    """Return the pattern files, resolved against the recipe's folder, each checked."""
     patterns: list[Path] = []
     for i, file in enumerate(entities.get("patterns", {}).get("files", [])):
         resolved = (base / file).resolve()
-        _check_pattern_file(path, f"/entities/patterns/files/{i}", resolved, label_set)
+        _check_pattern_file(path, f"/entities/patterns/files/{i}", resolved, labels)
         patterns.append(resolved)
+    return tuple(patterns)
 
+
+def _source_order(path: Path, entities: dict[str, Any]) -> tuple[str, ...]:
+    """Return the order of the entity sources: declared ones only, patterns first for 'preset'."""
     order = tuple(entities.get("order", [k for k in SOURCE_KINDS if k in entities]))
     for i, kind in enumerate(order):
         if kind not in entities:
             raise _config_error(
                 path, f"/entities/order/{i}", f"source {kind!r} is in the order but not declared"
             )
-
     if entities.get("conflict") == "preset" and order[:1] != ("patterns",):
         raise _config_error(
             path,
             "/entities/conflict",
             "'preset' sets the patterns before the pipeline: order must start with patterns",
         )
-
-    recipe = Recipe(
-        name=data["name"],
-        version=data["version"],
-        lang=data.get("lang", "en"),
-        description=data.get("description", ""),
-        labels=labels,
-        relation_types=tuple(relation_types),
-        allow_overlapping=data.get("allow_overlapping", False),
-        allow_self_loops=data.get("allow_self_loops", False),
-        pipeline=pipeline,
-        patterns=tuple(patterns),
-        conflict_policy=entities.get("conflict", "longest"),
-        relation_rules=tuple(data.get("rules", [])),
-        path=path,
-        source_order=order,
-    )
-    # Building the rules checks their kind, relation and parameters.
-    from annotate.nlp.relation_rules import build_rules
-
-    build_rules(recipe)
-    return recipe
+    return order
