@@ -523,3 +523,13 @@ def test_an_output_that_is_an_input_is_said_so_before_asking_for_force(tmp_path:
         ["evaluate", "--pred", str(gold), "--gold", str(gold), "--html", str(gold)], tmp_path
     )
     assert code == 2 and "[E204]" in output and "--force" not in output, output
+
+
+def test_two_outputs_of_one_command_naming_the_same_file_are_refused(tmp_path: Path) -> None:
+    per = tmp_path / "per.jsonl"
+    per.write_text("{}\n", encoding="utf-8")
+    same = tmp_path / "gold.jsonl"
+    code, output = _invoke(["adjudicate", str(per), "--out", str(same), "--conflicts", str(same)], tmp_path)
+    assert code == 2 and "[E206]" in output and "is also the output --out" in output, output
+    assert len(output.strip().splitlines()) == 1 and "Traceback" not in output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["per.jsonl"]

@@ -16,6 +16,7 @@ wrong path, whatever the file holds): one line naming the option, the path and t
   replace a folder that holds one, or already exists inside an input folder (where it
   would be read as one of its documents);
 - ``E205`` an output's missing parent folders cannot be created (a file is in the way);
+- ``E206`` two outputs of one command name the same path (the second would replace the first);
 - ``E220`` an output exists and ``--force`` was not given.
 
 Missing parent folders of an output are not an error: the atomic writes of
@@ -115,6 +116,7 @@ def check_paths(roles: Mapping[str, PathRole], values: Mapping[str, Any], option
     # Before "exists, pass --force": --force must not be the advice when the output is an input.
     for g in outputs:
         _check_not_an_input(g, inputs)
+    _check_distinct(outputs)
     for g in outputs:
         _check_output(g, force=bool(g.role.force and values.get(g.role.force)))
 
@@ -219,6 +221,18 @@ def _check_not_an_input(out: _Given, inputs: Iterable[_Given]) -> None:
                 "E204",
                 f"exists inside the input folder {i.option} {i.path}, so it would be read as an input",
                 "write the output outside that folder",
+            )
+
+
+def _check_distinct(outputs: Iterable[_Given]) -> None:
+    """No two outputs of one command are the same path: the later write would replace the other."""
+    seen: dict[str, _Given] = {}
+    for g in outputs:
+        target = os.path.realpath(g.path)
+        first = seen.setdefault(target, g)
+        if first is not g:
+            raise _fail(
+                g, "E206", f"is also the output {first.option} {first.path}", "give each output its own path"
             )
 
 
