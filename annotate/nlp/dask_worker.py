@@ -39,15 +39,20 @@ class WorkSpec:
     patterns: tuple[tuple[str | None, str, bytes], ...]
     model: str | None
     uncertainty: bool
+    max_length: int | None = None  # --max-length: the pieces the client cuts fit the workers' pipeline
 
     def to_bytes(self) -> bytes:
         return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def work_spec(recipe: Recipe, *, model: str | None, uncertainty: bool) -> WorkSpec:
+def work_spec(
+    recipe: Recipe, *, model: str | None, uncertainty: bool, max_length: int | None = None
+) -> WorkSpec:
     """Return the spec of ``recipe`` with its pattern files read in."""
     patterns = tuple((_place(recipe, file), file.name, file.read_bytes()) for file in recipe.patterns)
-    return WorkSpec(recipe=recipe, patterns=patterns, model=model, uncertainty=uncertainty)
+    return WorkSpec(
+        recipe=recipe, patterns=patterns, model=model, uncertainty=uncertainty, max_length=max_length
+    )
 
 
 def _place(recipe: Recipe, file: Path) -> str | None:
@@ -112,7 +117,9 @@ def _built(blob: bytes) -> _Built:
             with tempfile.TemporaryDirectory(prefix="annotate-spec-") as tmp:
                 recipe = materialise(spec, Path(tmp))
                 # The patterns are read while the pipeline is built: the folder can go after.
-                run = preannotate([], recipe, model=spec.model, uncertainty=spec.uncertainty)
+                run = preannotate(
+                    [], recipe, model=spec.model, uncertainty=spec.uncertainty, max_length=spec.max_length
+                )
             _BUILT.clear()
             _BUILT[key] = _Built(fingerprint(run.pipeline), run.pipeline.nlp)
         return _BUILT[key]

@@ -187,14 +187,21 @@ class ClusterBatches:
 
 @contextlib.contextmanager
 def on_cluster(
-    scheduler: str, recipe: Recipe, *, model: str | None, uncertainty: bool, out: str, resume: bool
+    scheduler: str,
+    recipe: Recipe,
+    *,
+    model: str | None,
+    uncertainty: bool,
+    out: str,
+    resume: bool,
+    max_length: int | None = None,
 ) -> Iterator[ClusterBatches]:
     """Yield the batch source of a run on ``scheduler`` writing ``out``.
 
     The done batches are kept in ``OUT.parts/`` (read back with ``resume``) and removed when
     the block ends without an error, that is once ``out`` has been written.
     """
-    spec = work_spec(recipe, model=model, uncertainty=uncertainty)
+    spec = work_spec(recipe, model=model, uncertainty=uncertainty, max_length=max_length)
     with connect(scheduler) as cluster:
         done = None if is_stdio(out) else DoneBatches(parts_folder(out), resume=resume)
         source = ClusterBatches(cluster, spec, done=done)
