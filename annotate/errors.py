@@ -1,8 +1,8 @@
 """The one exception hierarchy of annotate.
 
-Every error carries a stable code (``E1xx`` data, ``E2xx`` usage/config, ``E3xx`` server)
-and an exit status. The library raises these; only the CLI turns them into messages and
-exit codes (see ``annotate.cli._app.user_errors``).
+Every error carries a stable code (``E1xx`` data, ``E2xx`` usage/config, ``E3xx`` server,
+``E900`` an internal error: a bug) and an exit status. The library raises these; only the
+CLI turns them into messages and exit codes (see ``annotate.cli._app.user_errors``).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ EXIT_OK = 0
 EXIT_INVALID = 1
 EXIT_USAGE = 2
 EXIT_SERVER = 3
+EXIT_INTERNAL = 4  # a bug of annotate: an exception no code path expected (E900)
 
 
 class AnnotateError(Exception):
@@ -58,6 +59,17 @@ class UsageError(AnnotateError):
 
     code = "E200"
     exit_code = EXIT_USAGE
+
+
+class PathError(UsageError):
+    """A path argument is wrong: missing, the wrong kind, unreadable, or an input as output (exit 2).
+
+    Codes: E201 missing, E202 a file for a folder or the reverse, E203 permission, E204 an
+    output that is an input, E205 an output's folder that cannot be created, E220 an output
+    that exists without ``--force``.
+    """
+
+    code = "E201"
 
 
 class ConfigError(AnnotateError):
@@ -169,3 +181,18 @@ class TeamError(AnnotateError):
 
     code = "E180"
     exit_code = EXIT_INVALID
+
+
+# -- preannotate on a Dask cluster (E232 pipeline, E32x cluster) -----------------------------------
+
+
+class PipelineMismatch(ConfigError):
+    """A Dask worker has another spaCy pipeline (or version) than the client (exit 2)."""
+
+    code = "E232"
+
+
+class ClusterError(ServerError):
+    """The Dask scheduler cannot be reached or went away, or the cluster lost the work (exit 3)."""
+
+    code = "E320"

@@ -25,7 +25,7 @@ from bench.server import Server, doccano_server
 
 ROOT = Path(__file__).resolve().parent.parent
 QUICK_NOTE = "This was a --quick run: sizes are tiny, so the numbers mean nothing."
-ROW_GROUPS = ("preannotate", "push", "validate", "memory")
+ROW_GROUPS = ("preannotate", "push", "validate", "memory", "dask")
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:

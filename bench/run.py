@@ -558,6 +558,21 @@ def memory_rows(cfg: Config, c: Corpus) -> list[Row]:
     return rows
 
 
+# -- dask ----------------------------------------------------------------------------------------------
+
+
+def dask_rows(cfg: Config, c: Corpus) -> list[Row]:
+    """The ``--scheduler`` rows (``bench/cluster_rows.py``), on the pre-annotation and memory sizes."""
+    from bench.cluster_rows import cluster_rows, local_cluster_row
+
+    articles = c.articles(cfg.pre_docs)
+    small, big = c.articles(cfg.mem_small), c.articles(cfg.mem_big)
+    return [
+        local_cluster_row(cfg, articles, cfg.pre_docs),
+        *cluster_rows(cfg, articles, cfg.pre_docs, small, big, (cfg.mem_small, cfg.mem_big)),
+    ]
+
+
 def run_all(cfg: Config, server_factory: Callable[[], Any], only: set[str] | None = None) -> list[Row]:
     c = Corpus(cfg)
     rows: list[Row] = []
@@ -584,4 +599,7 @@ def run_all(cfg: Config, server_factory: Callable[[], Any], only: set[str] | Non
     if want("memory"):
         log("memory rows ...")
         rows += memory_rows(cfg, c)
+    if want("dask"):
+        log("dask rows ...")
+        rows += dask_rows(cfg, c)
     return rows

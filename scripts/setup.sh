@@ -29,7 +29,7 @@ if [ "$have" != "$want" ]; then
 fi
 # The constraints file pins every transitive version, so that a fresh install resolves
 # to the same set that the tests last passed with.
-pip_install $VENV/bin/pip install -c constraints.txt -e ".[test]"
+pip_install $VENV/bin/pip install -c constraints.txt -e ".[test,dask]"
 pip_install $VENV/bin/pip install --no-deps -r requirements-model.txt
 pip_install $VENV/bin/pip install --no-deps -r requirements-compare.txt
 

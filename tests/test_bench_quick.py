@@ -27,6 +27,9 @@ ROWS = (
     "memory: preannotate",
     "memory: validate",
     "memory: export",
+    "dask: `--scheduler local:2`",
+    "dask: scheduler + 2 workers vs 1",
+    "dask: client peak RSS",
 )
 
 

@@ -241,13 +241,13 @@ def test_cli_refuses_to_overwrite_the_html_report_without_force(tmp_path) -> Non
     assert "kept, 1 deleted, 2 added, 1 relabelled, 1 boundary-shifted" in r.stdout
 
 
-def test_cli_reports_a_missing_file_as_a_data_error(tmp_path) -> None:
+def test_cli_refuses_a_missing_file_before_reading_anything(tmp_path) -> None:
     _write(tmp_path / "gold.jsonl", [GOLD])
     r = CliRunner().invoke(
         app, ["evaluate", "--pred", str(tmp_path / "nope.jsonl"), "--gold", str(tmp_path / "gold.jsonl")]
     )
-    assert r.exit_code == 1
-    assert "E101" in r.stderr
+    assert r.exit_code == 2
+    assert "[E201] --pred" in r.stderr and "nope.jsonl" in r.stderr
 
 
 def test_cli_names_the_file_and_line_of_a_duplicate_document(tmp_path) -> None:

@@ -169,9 +169,14 @@ def test_an_existing_output_needs_force(tmp_path: Path) -> None:
     assert json.loads(out.read_text(encoding="utf-8"))["doc_id"] == "a.txt"
 
 
-def test_missing_input_is_reported_not_fatal_unless_strict(tmp_path: Path) -> None:
+def test_missing_input_is_refused_by_the_cli_and_reported_by_the_library_unless_strict(
+    tmp_path: Path,
+) -> None:
     code, records, err = run_cli(str(tmp_path / "nope.txt"))
-    assert code == 0 and records == [] and "no such file or directory" in err
+    assert code == 2 and records == [] and "[E201]" in err and "nope.txt" in err
+    lenient = preannotate([str(tmp_path / "nope.txt")], load_recipe(NEWS), model="blank:en")
+    assert list(lenient.records) == []
+    assert [p.reason for p in lenient.summary.skipped] == ["no such file or directory"]
     recipe = load_recipe(NEWS)
     run = preannotate([str(tmp_path / "nope.txt")], recipe, model="blank:en", strict=True)
     with pytest.raises(DataError):

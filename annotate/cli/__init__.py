@@ -5,16 +5,12 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from annotate.cli._app import app
+from annotate.cli._app import app, main
 
 # Every public module in this package registers its commands on ``app`` when imported.
 for _info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
     if not _info.name.startswith("_"):
         importlib.import_module(f"{__name__}.{_info.name}")
-
-
-def main() -> None:
-    app()
 
 
 __all__ = ["app", "main"]

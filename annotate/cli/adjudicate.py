@@ -10,6 +10,7 @@ import typer
 
 from annotate.cli._app import app, err, user_errors
 from annotate.cli._connection import UrlOption, UsernameOption, connection_settings
+from annotate.cli._paths import CONFLICTS_FILE, INPUT_FILE, OUTPUT_FILE
 
 
 class Strategy(str, Enum):
@@ -19,10 +20,16 @@ class Strategy(str, Enum):
 
 @app.command("adjudicate")
 def adjudicate_cli(
-    per_annotator: Annotated[Path, typer.Argument(help="Gold pulled with --per-annotator (JSONL).")],
-    out: Annotated[Path, typer.Option("--out", help="The gold: one record per agreed document.")],
+    per_annotator: Annotated[
+        Path, typer.Argument(help="Gold pulled with --per-annotator (JSONL)."), INPUT_FILE
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", help="The gold: one record per agreed document."), OUTPUT_FILE
+    ],
     conflicts: Annotated[
-        Path, typer.Option("--conflicts", help="The documents in conflict (written; read with --resolved).")
+        Path,
+        typer.Option("--conflicts", help="The documents in conflict (written; read with --resolved)."),
+        CONFLICTS_FILE,
     ],
     strategy: Annotated[
         Strategy, typer.Option("--strategy", help="unanimous: all the same; majority: more than half.")
@@ -35,11 +42,14 @@ def adjudicate_cli(
         str | None, typer.Option("--reviewer", help="With --review-project: the reviewer (approver role).")
     ] = None,
     recipe: Annotated[
-        Path | None, typer.Option("--recipe", help="With --review-project: the recipe of its labels.")
+        Path | None,
+        typer.Option("--recipe", help="With --review-project: the recipe of its labels."),
+        INPUT_FILE,
     ] = None,
     resolved: Annotated[
         Path | None,
         typer.Option("--resolved", help="The review project's pull: write the final gold, none in conflict."),
+        INPUT_FILE,
     ] = None,
     min_annotators: Annotated[
         int,

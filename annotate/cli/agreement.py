@@ -7,13 +7,16 @@ from typing import Annotated
 import typer
 
 from annotate.cli._app import app, user_errors
+from annotate.cli._paths import INPUT_FILE, INPUT_FILE_OR_STDIN
 from annotate.cli.evaluate import Format, undirected_types
 
 
 @app.command("agreement")
 def agreement_cli(
     gold: Annotated[
-        list[Path], typer.Argument(help="Gold files: one per annotator, or one with `annotator` set.")
+        list[Path],
+        typer.Argument(help="Gold files: one per annotator, or one with `annotator` set."),
+        INPUT_FILE_OR_STDIN,
     ],
     lang: Annotated[str, typer.Option("--lang", help="Language for the token-level kappa.")] = "en",
     lowest: Annotated[
@@ -23,6 +26,7 @@ def agreement_cli(
     recipe: Annotated[
         Path | None,
         typer.Option("--recipe", "-r", help="Recipe whose undirected relation types match both ways."),
+        INPUT_FILE,
     ] = None,
 ) -> None:
     """Inter-annotator agreement: pairwise span/relation F1, token kappa, worst documents."""

@@ -6,20 +6,33 @@ from typing import Annotated
 import typer
 
 from annotate.cli._app import app, err, user_errors
+from annotate.cli._paths import INPUT_FILE, INPUT_FILES_OR_FOLDERS, OUTPUT_FILE, OUTPUT_FILE_OR_STDOUT
 
 
 @app.command("convert")
 def convert_cli(
-    inputs: Annotated[list[Path], typer.Argument(help="Files or folders of the source tool; - is stdin.")],
-    out: Annotated[Path, typer.Option("--out", help="The records (JSONL), written atomically; - is stdout.")],
+    inputs: Annotated[
+        list[Path],
+        typer.Argument(help="Files or folders of the source tool; - is stdin."),
+        INPUT_FILES_OR_FOLDERS,
+    ],
+    out: Annotated[
+        Path,
+        typer.Option("--out", help="The records (JSONL), written atomically; - is stdout."),
+        OUTPUT_FILE_OR_STDOUT,
+    ],
     source: Annotated[
         str, typer.Option("--from", help="doccano, prodigy, label-studio, brat, conll, or auto.")
     ] = "auto",
     report: Annotated[
-        Path | None, typer.Option(help="Write a JSON file listing each item skipped or repaired.")
+        Path | None,
+        typer.Option(help="Write a JSON file listing each item skipped or repaired."),
+        OUTPUT_FILE,
     ] = None,
     label_map: Annotated[
-        Path | None, typer.Option("--label-map", help='A JSON object renaming labels: {"PER": "PERSON"}.')
+        Path | None,
+        typer.Option("--label-map", help='A JSON object renaming labels: {"PER": "PERSON"}.'),
+        INPUT_FILE,
     ] = None,
     predictions: Annotated[
         bool, typer.Option("--predictions", help="label-studio: read the predictions, not the annotations.")

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from annotate.cli._app import app, err, user_errors
+from annotate.cli._paths import INPUT_FILE, OUTPUT_FILE
 from annotate.cli._progress import progress_bar
 
 
@@ -27,25 +28,24 @@ class Format(str, Enum):
 
 @app.command("evaluate")
 def evaluate_cli(
-    pred: Annotated[Path, typer.Option("--pred", help="Pre-annotated tasks (JSONL), as pushed.")],
-    gold: Annotated[Path, typer.Option("--gold", help="Corrected gold (JSONL), as pulled.")],
+    pred: Annotated[Path, typer.Option("--pred", help="Pre-annotated tasks (JSONL), as pushed."), INPUT_FILE],
+    gold: Annotated[Path, typer.Option("--gold", help="Corrected gold (JSONL), as pulled."), INPUT_FILE],
     html: Annotated[
-        Path | None, typer.Option("--html", help="Also write a self-contained HTML report.")
+        Path | None, typer.Option("--html", help="Also write a self-contained HTML report."), OUTPUT_FILE
     ] = None,
     fmt: Annotated[Format, typer.Option("--format", help="Report format on stdout.")] = Format.text,
     force: Annotated[bool, typer.Option("--force", help="Overwrite the HTML report if it exists.")] = False,
     recipe: Annotated[
         Path | None,
         typer.Option("--recipe", "-r", help="Recipe whose undirected relation types match both ways."),
+        INPUT_FILE,
     ] = None,
 ) -> None:
     """Score pre-annotations against gold: P/R/F1 per label, correction effort, provenance."""
-    from annotate.fileio import atomic_write, check_writable
+    from annotate.fileio import atomic_write
     from annotate.quality.evaluate import evaluate_files, format_text
 
     with user_errors():
-        if html is not None:
-            check_writable(html, force=force)  # fail before the work, not after
         with progress_bar("evaluating") as advance:
             ev = evaluate_files(pred, gold, undirected=undirected_types(recipe), progress=advance)
         if html is not None:

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from annotate.cli._app import app, err, user_errors
+from annotate.cli._paths import INPUT_FILE, INPUT_FILE_OR_STDIN, OUTPUT_FOLDER
 from annotate.cli._progress import progress_bar
 
 
@@ -45,11 +46,13 @@ NProcessOption = Annotated[
 
 @app.command("export")
 def export_cli(
-    gold: Annotated[Path, typer.Argument(help="Gold records (JSONL), as pulled.")],
+    gold: Annotated[
+        Path, typer.Argument(help="Gold records (JSONL), as pulled; - for stdin."), INPUT_FILE_OR_STDIN
+    ],
     to: Annotated[
         list[str], typer.Option("--to", help="spacy, conll, brat, hf or jsonl; repeat or comma-separate.")
     ],
-    out: Annotated[Path, typer.Option("--out", help="Output directory (written atomically).")],
+    out: Annotated[Path, typer.Option("--out", help="Output directory (written atomically)."), OUTPUT_FOLDER],
     split: Annotated[
         str, typer.Option(help="Split names and ratios, by document.")
     ] = "train=0.8,dev=0.1,test=0.1",
@@ -60,7 +63,7 @@ def export_cli(
         bool, typer.Option("--only-confirmed", help="Export confirmed records only.")
     ] = False,
     recipe: Annotated[
-        Path | None, typer.Option(help="Recipe: tokenizer language and label priority.")
+        Path | None, typer.Option(help="Recipe: tokenizer language and label priority."), INPUT_FILE
     ] = None,
     span_key: Annotated[str, typer.Option(help="doc.spans key for every span in the DocBins.")] = "sc",
     stratify: Annotated[
@@ -73,11 +76,9 @@ def export_cli(
 ) -> None:
     """Export gold to training formats with document splits; whatever a format cannot hold is reported."""
     from annotate.export import export, format_summary
-    from annotate.fileio import check_writable
     from annotate.recipe import load_recipe
 
     with user_errors():
-        check_writable(out, force=force)  # fail before the work, not after
         rec = load_recipe(recipe) if recipe is not None else None
         with progress_bar("exporting") as advance:
             report = export(

@@ -8,6 +8,7 @@ import typer
 
 from annotate.cli._app import app, err, user_errors
 from annotate.cli._connection import UrlOption, UsernameOption, connection_settings
+from annotate.cli._paths import INPUT_FILE, OUTPUT_FILE_OR_STDOUT
 from annotate.cli._progress import progress_bar
 
 
@@ -25,7 +26,11 @@ def pull_cli(
             "--project", help="Doccano project name or id, or a team's name (with --per-annotator)."
         ),
     ],
-    out: Annotated[Path, typer.Option("--out", help="Where to write the gold records (JSONL).")],
+    out: Annotated[
+        Path,
+        typer.Option("--out", help="Where to write the gold records (JSONL); - for stdout."),
+        OUTPUT_FILE_OR_STDOUT,
+    ],
     only_approved: Annotated[
         bool, typer.Option("--only-approved", help="Only examples someone confirmed.")
     ] = False,
@@ -35,6 +40,7 @@ def pull_cli(
     since: Annotated[
         Path | None,
         typer.Option("--since", help="An earlier pull: also write the changes since it to OUT.diff.jsonl."),
+        INPUT_FILE,
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace OUT (and its diff) if it exists.")] = False,
     method: Annotated[

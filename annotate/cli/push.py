@@ -7,6 +7,7 @@ import typer
 
 from annotate.cli._app import app, err, user_errors
 from annotate.cli._connection import UrlOption, UsernameOption, connection_settings
+from annotate.cli._paths import INPUT_FILE, INPUT_FILE_OR_STDIN
 from annotate.cli._progress import progress_bar
 
 if TYPE_CHECKING:
@@ -19,10 +20,14 @@ DEFAULT_PARALLEL_IMPORTS = 2
 
 @app.command("push")
 def push_cli(
-    tasks: Annotated[Path, typer.Argument(help="Tasks to upload (JSONL), e.g. from `annotate preannotate`.")],
+    tasks: Annotated[
+        Path,
+        typer.Argument(help="Tasks to upload (JSONL), e.g. from `annotate preannotate`; - for stdin."),
+        INPUT_FILE_OR_STDIN,
+    ],
     project: Annotated[str, typer.Option("--project", help="Doccano project name or id.")],
     recipe: Annotated[
-        Path, typer.Option("--recipe", help="The recipe: labels, relation types, overlapping.")
+        Path, typer.Option("--recipe", help="The recipe: labels, relation types, overlapping."), INPUT_FILE
     ],
     create: Annotated[
         bool, typer.Option("--create", help="Create the project if it does not exist.")

@@ -11,6 +11,7 @@ import typer
 
 from annotate.cli._app import app, err, user_errors
 from annotate.cli._connection import UrlOption, UsernameOption, connection_settings
+from annotate.cli._paths import INPUT_FILE, INPUT_FOLDER, WORK_FOLDER
 from annotate.cli._progress import progress_bar
 from annotate.run import Login
 
@@ -33,14 +34,16 @@ def _wait_for_corrections(login: Login) -> None:
 
 @app.command("run")
 def run_cli(
-    corpus: Annotated[Path, typer.Argument(help="Folder of .txt documents.")] = Path("corpus"),
-    recipe: Annotated[Path, typer.Option("--recipe", "-r", help="The recipe (TOML).")] = Path(
+    corpus: Annotated[Path, typer.Argument(help="Folder of .txt documents."), INPUT_FOLDER] = Path("corpus"),
+    recipe: Annotated[Path, typer.Option("--recipe", "-r", help="The recipe (TOML)."), INPUT_FILE] = Path(
         "recipes/news.toml"
     ),
     project: Annotated[
         str | None, typer.Option("--project", help="Doccano project. Default: <recipe>-<corpus folder>.")
     ] = None,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for every output.")] = Path("out"),
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for every output."), WORK_FOLDER] = Path(
+        "out"
+    ),
     no_wait: Annotated[
         bool,
         typer.Option("--no-wait", help="Do not wait for corrections (implied when CI=true or no terminal)."),

@@ -9,10 +9,11 @@ from typing import Annotated
 
 import typer
 
-from annotate.cli._app import app, err, user_errors
+from annotate.cli._app import App, app, err, user_errors
+from annotate.cli._paths import DATA_FOLDER
 from annotate.errors import EXIT_SERVER
 
-server_app = typer.Typer(help="Run a local Doccano server (own venv, 127.0.0.1 only).", no_args_is_help=True)
+server_app = App(help="Run a local Doccano server (own venv, 127.0.0.1 only).", no_args_is_help=True)
 app.add_typer(server_app, name="server")
 
 DataDirOption = Annotated[
@@ -22,6 +23,7 @@ DataDirOption = Annotated[
         help="Where the server keeps its database, logs and credentials. Default: $ANNOTATE_HOME/server.",
         show_default=False,
     ),
+    DATA_FOLDER,
 ]
 ShowPasswordOption = Annotated[
     bool, typer.Option("--show-password", help="Also print the admin password from the credentials file.")

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from annotate.cli._app import app, err, user_errors
+from annotate.cli._paths import INPUT_FILE, OUTPUT_FOLDER
 from annotate.cli._progress import progress_bar
 
 if TYPE_CHECKING:
@@ -14,9 +15,13 @@ if TYPE_CHECKING:
 
 @app.command("train")
 def train_cli(
-    gold: Annotated[Path, typer.Argument(help="Gold records (JSONL), as pulled.")],
-    recipe: Annotated[Path, typer.Option("--recipe", "-r", help="The recipe (TOML): labels and language.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory; model-best is the pipeline.")],
+    gold: Annotated[Path, typer.Argument(help="Gold records (JSONL), as pulled."), INPUT_FILE],
+    recipe: Annotated[
+        Path, typer.Option("--recipe", "-r", help="The recipe (TOML): labels and language."), INPUT_FILE
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Output directory; model-best is the pipeline."), OUTPUT_FOLDER
+    ],
     base: Annotated[
         str | None,
         typer.Option("--base", help="Fine-tune the NER of this pipeline instead of starting blank."),

@@ -8,10 +8,11 @@ from typing import Annotated
 
 import typer
 
-from annotate.cli._app import app, err, user_errors
+from annotate.cli._app import App, app, err, user_errors
 from annotate.cli._connection import UrlOption, UsernameOption, connection_settings
+from annotate.cli._paths import OUTPUT_FILE
 
-users_app = typer.Typer(help="Doccano users for a team (an admin login is needed).", no_args_is_help=True)
+users_app = App(help="Doccano users for a team (an admin login is needed).", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 
 
@@ -21,6 +22,7 @@ def add_cli(
     passwords_out: Annotated[
         Path,
         typer.Option("--passwords-out", help="Where the new passwords go (JSON, mode 0600); never printed."),
+        OUTPUT_FILE,
     ],
     force: Annotated[bool, typer.Option("--force", help="Replace the passwords file if it exists.")] = False,
     url: UrlOption = None,

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 import typer
 
 from annotate.cli._app import app, user_errors
+from annotate.cli._paths import INPUT_FILE, INPUT_FILE_OR_STDIN
 from annotate.cli._progress import progress_bar
 from annotate.errors import UsageError
 
@@ -13,13 +14,15 @@ from annotate.errors import UsageError
 @app.command("validate")
 def validate_cli(
     files: Annotated[
-        list[str], typer.Argument(help="JSONL files (.json documents, .toml recipes); - is stdin.")
+        list[str],
+        typer.Argument(help="JSONL files (.json documents, .toml recipes); - is stdin."),
+        INPUT_FILE_OR_STDIN,
     ],
     kind: Annotated[
         str | None, typer.Option(help="task, gold, article or recipe (detected if not given).")
     ] = None,
     recipe: Annotated[
-        Path | None, typer.Option(help="Check labels, relation types and tokens against it.")
+        Path | None, typer.Option(help="Check labels, relation types and tokens against it."), INPUT_FILE
     ] = None,
     fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
     max_errors: Annotated[int | None, typer.Option(min=1, help="Stop after this many errors.")] = None,
@@ -33,9 +36,6 @@ def validate_cli(
             raise UsageError(f"--kind must be one of {', '.join(v.KINDS)}, not {kind!r}")
         if fmt not in ("text", "json"):
             raise UsageError(f"--format must be text or json, not {fmt!r}")
-        for p in files:
-            if p != "-" and not Path(p).is_file():
-                raise UsageError(f"{p}: no such file")
         rec = _load_recipe(recipe) if recipe is not None else None
         with progress_bar("validating", unit="records") as advance:
             reports = v.validate_paths(files, kind=kind, recipe=rec, max_errors=max_errors, progress=advance)

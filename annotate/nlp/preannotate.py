@@ -4,7 +4,8 @@
 :class:`Run`: ``run.records`` is a generator of Records in input order, and ``run.summary``
 fills in as it is consumed (documents, spans by source, dropped labels, skipped documents
 with their reasons). The output is deterministic: ids are assigned in (start, end, label)
-order and nothing depends on time, process count or dict order.
+order and nothing depends on time, process count or dict order. A text longer than the
+pipeline's ``max_length`` is pre-annotated in pieces (:mod:`annotate.nlp.pieces`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from annotate.errors import DataError, UsageError
 from annotate.nlp.inputs import DEFAULT_GLOB, InputDoc, Problem, read_documents
+from annotate.nlp.pieces import Bounds, cut, join
 from annotate.nlp.pipelines import LoadedPipeline, load
 from annotate.nlp.relation_rules import RelationRule, build_rules, find_relations, rules_needs
 from annotate.nlp.uncertainty import Scorer, scorer_for
@@ -33,6 +35,11 @@ DEFAULT_BATCH_SIZE = 32
 # Doc.user_data it stores them under (plain lists and dicts, serialised with the Doc).
 ANNOTATOR = "annotate_records"
 _USER_DATA_KEY = "annotate.annotations"
+# Where the annotations of the texts come from instead of this process or forked workers
+# (``preannotate --scheduler``: a Dask cluster, see annotate.nlp.distributed): given the
+# loaded pipeline, the texts in input order and the batch size, it yields one annotator
+# dict a text, in the same order.
+BatchSource = Callable[[LoadedPipeline, Iterator[str], int], Iterator[dict[str, Any]]]
 
 
 @dataclass
@@ -50,6 +57,8 @@ class Summary:
     skipped: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
     rules_skipped: list[str] = field(default_factory=list)
+    max_length: int = 0  # the pipeline's: a longer text is pre-annotated in pieces
+    pieced: int = 0  # documents pre-annotated in pieces
     seconds: float = 0.0
 
     @property
@@ -236,6 +245,20 @@ def _register_annotator() -> None:
         Language.factory(ANNOTATOR, func=lambda nlp, name: _Annotator())
 
 
+def _stored_annotations(
+    doc: Doc | dict[str, Any], *, recipe: Recipe, pipe: LoadedPipeline, rules: Sequence[RelationRule]
+) -> dict[str, Any]:
+    """Return the plain annotations of one processed text: those the annotator component
+    stored where it ran (or a worker process sent), else computed here."""
+    stored = doc if isinstance(doc, dict) else doc.user_data.pop(_USER_DATA_KEY, None)
+    if stored is not None:
+        return stored
+    assert not isinstance(doc, dict)
+    info = _PipeInfo(pipe.pattern_keys, pipe.preset, pipe.has_ner, pipe.model_source)
+    spans, relations, dropped = _annotations(doc, recipe, info, rules)
+    return {"spans": spans, "relations": relations, "dropped": dropped}
+
+
 def annotate_doc(
     doc: Doc | dict[str, Any],
     item: InputDoc,
@@ -244,25 +267,20 @@ def annotate_doc(
     pipe: LoadedPipeline,
     rules: Sequence[RelationRule],
     summary: Summary,
+    pieces: int = 1,
 ) -> Record:
     """Return the Record for one processed document (annotated by the pipeline's annotator
-    component where it ran, else here), or for the annotations a worker process sent."""
-    stored = doc if isinstance(doc, dict) else doc.user_data.pop(_USER_DATA_KEY, None)
-    if stored is not None:
-        spans_t = [tuple(x) for x in stored["spans"]]
-        relations_t = [tuple(x) for x in stored["relations"]]
-        dropped: dict[str, int] = stored["dropped"]
-    else:
-        assert not isinstance(doc, dict)
-        info = _PipeInfo(pipe.pattern_keys, pipe.preset, pipe.has_ner, pipe.model_source)
-        spans_t, relations_t, dropped = _annotations(doc, recipe, info, rules)  # type: ignore[assignment]
-    summary.dropped_labels.update(dropped)
+    component where it ran, else here), or for the annotations a worker process sent or its
+    pieces joined (see :func:`_stored_annotations`); ``pieces`` > 1 is said in its meta."""
+    stored = _stored_annotations(doc, recipe=recipe, pipe=pipe, rules=rules)
+    summary.dropped_labels.update(stored["dropped"])
     spans = [
-        Span(id=i, start=s, end=e, label=label, source=src) for i, (s, e, label, src) in enumerate(spans_t)
+        Span(id=i, start=s, end=e, label=label, source=src)
+        for i, (s, e, label, src) in enumerate(stored["spans"])
     ]
     relations = [
         Relation(id=k, head=h, tail=t, label=label, source=src)
-        for k, (h, t, label, src) in enumerate(relations_t)
+        for k, (h, t, label, src) in enumerate(stored["relations"])
     ]
     for sp in spans:
         summary.entities[sp.source or ""] += 1
@@ -274,7 +292,9 @@ def annotate_doc(
         meta["source_line"] = item.line
     meta["recipe"] = recipe.id
     meta["pipeline"] = pipe.id
-    if stored is not None and "uncertainty" in stored:
+    if pieces > 1:
+        meta["pieces"] = pieces
+    if "uncertainty" in stored:
         meta["uncertainty"] = stored["uncertainty"]
     return Record(text=item.text, doc_id=item.doc_id, entities=spans, relations=relations, meta=meta)
 
@@ -291,25 +311,61 @@ def preannotate(
     glob: str = DEFAULT_GLOB,
     strict: bool = False,
     uncertainty: bool = False,
+    max_length: int | None = None,
     progress: Callable[[int], None] | None = None,
+    batches: BatchSource | None = None,
 ) -> Run:
     """Load the pipeline and return a Run whose ``records`` pre-annotate ``inputs`` lazily.
 
     Skipped documents are reported in ``run.summary.skipped``; with ``strict`` the first one
     raises a DataError instead. With ``uncertainty`` each record's meta carries its
-    ``uncertainty`` (see :mod:`annotate.nlp.uncertainty`). Raises ModelNotFoundError before
-    reading any input when no pipeline of the recipe is installed.
+    ``uncertainty`` (see :mod:`annotate.nlp.uncertainty`). A text longer than the pipeline's
+    ``max_length`` (or ``max_length``, when given) is pre-annotated in pieces (see
+    :mod:`annotate.nlp.pieces`), and its meta says ``pieces``. Raises ModelNotFoundError before
+    reading any input when no pipeline of the recipe is installed. ``batches`` replaces this
+    process and ``n_process`` as the one that runs the pipeline over the texts.
     """
+    _check_options(n_process=n_process, batch_size=batch_size, limit=limit, max_length=max_length)
+    pipe, rules, summary = _prepare(recipe, model=model, uncertainty=uncertainty, max_length=max_length)
+    # Documents wait here, in input order, while their pieces are in the pipeline: passing
+    # plain texts (not as_tuples) lets the worker processes tokenize them, not this one.
+    pending: deque[_Pending] = deque()
+    documents = read_documents(inputs, text_key=text_key, glob=glob)
+    texts = _texts(documents, pending, summary, strict=strict, limit=limit, max_length=pipe.nlp.max_length)
+    stream = _processed(pipe, texts, n_process=n_process, batch_size=batch_size, batches=batches)
+    records = _records(
+        stream, pending, recipe=recipe, pipe=pipe, rules=rules, summary=summary, progress=progress
+    )
+    return Run(records=records, summary=summary, pipeline=pipe)
+
+
+def _check_options(*, n_process: int, batch_size: int, limit: int | None, max_length: int | None) -> None:
+    """Raise UsageError for an option out of range."""
     if n_process < 1:
         raise UsageError("--n-process must be at least 1")
     if batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
     if limit is not None and limit < 0:
         raise UsageError("--limit must not be negative")
+    if max_length is not None and max_length < 1:
+        raise UsageError("--max-length must be at least 1")
+
+
+def _prepare(
+    recipe: Recipe, *, model: str | None, uncertainty: bool, max_length: int | None
+) -> tuple[LoadedPipeline, list[RelationRule], Summary]:
+    """Load the pipeline with the annotator last; return it, the rules it can run, the summary."""
     all_rules = build_rules(recipe)
     pipe = load(recipe, model=model, needs=rules_needs(all_rules))
+    if max_length is not None:
+        pipe.nlp.max_length = max_length
     rules = []
-    summary = Summary(recipe=recipe.id, pipeline=pipe.id, components=list(pipe.nlp.pipe_names))
+    summary = Summary(
+        recipe=recipe.id,
+        pipeline=pipe.id,
+        components=list(pipe.nlp.pipe_names),
+        max_length=pipe.nlp.max_length,
+    )
     for rule in all_rules:
         missing = sorted(rule.needs - pipe.capabilities)
         if missing:
@@ -332,53 +388,114 @@ def preannotate(
             has_ner=pipe.has_ner,
             trim=_trim,
         )
-    # Documents wait here, in input order, while their texts are in the pipeline: passing
-    # plain texts (not as_tuples) lets the worker processes tokenize them, not this one.
-    pending: deque[InputDoc] = deque()
+    return pipe, rules, summary
 
-    def documents() -> Iterator[str]:
-        n = 0
-        for item in read_documents(inputs, text_key=text_key, glob=glob):
-            if isinstance(item, Problem):
-                if not item.fatal_if_strict:
-                    summary.warnings.append(item)
-                    continue
-                if strict:
-                    raise DataError(
-                        item.reason,
-                        path=item.source,
-                        line=item.line,
-                        code=item.code,
-                        hint="without --strict such documents are skipped and reported",
-                    )
-                summary.skipped.append(item)
-                continue
-            if limit is not None and n >= limit:
-                return
-            n += 1
-            pending.append(item)
+
+@dataclass(frozen=True)
+class _Pending:
+    """A document whose pieces are in the pipeline."""
+
+    item: InputDoc
+    bounds: list[Bounds]
+
+
+def _texts(
+    documents: Iterator[InputDoc | Problem],
+    pending: deque[_Pending],
+    summary: Summary,
+    *,
+    strict: bool,
+    limit: int | None,
+    max_length: int,
+) -> Iterator[str]:
+    """Yield the texts to run the pipeline on (a long document's pieces one after another),
+    noting each document in ``pending``; problems go to the summary (or raise with ``strict``)."""
+    n = 0
+    for item in documents:
+        if isinstance(item, Problem):
+            _note_problem(item, summary, strict=strict)
+            continue
+        if limit is not None and n >= limit:
+            return
+        n += 1
+        bounds = cut(item.text, max_length)
+        pending.append(_Pending(item, bounds))
+        if len(bounds) == 1:
             yield item.text
+        else:
+            summary.pieced += 1
+            for start, end in bounds:
+                yield item.text[start:end]
 
-    def records() -> Iterator[Record]:
-        started = time.perf_counter()
-        try:
-            stream: Iterator[Doc | dict[str, Any]]
-            if n_process > 1 and can_fork():
-                stream = _forked_annotations(pipe.nlp, documents(), n_process, batch_size)
-            else:
-                stream = pipe.nlp.pipe(documents(), batch_size=batch_size, n_process=n_process)
-            for doc in stream:
-                item = pending.popleft()
-                record = annotate_doc(doc, item, recipe=recipe, pipe=pipe, rules=rules, summary=summary)
-                summary.docs += 1
-                summary.chars += len(item.text)
-                if progress is not None:
-                    progress(1)
-                yield record
-        finally:
-            summary.seconds = time.perf_counter() - started
 
-    return Run(records=records(), summary=summary, pipeline=pipe)
+def _note_problem(item: Problem, summary: Summary, *, strict: bool) -> None:
+    """Record a document not read (or read with a warning); with ``strict`` a skip raises."""
+    if not item.fatal_if_strict:
+        summary.warnings.append(item)
+        return
+    if strict:
+        raise DataError(
+            item.reason,
+            path=item.source,
+            line=item.line,
+            code=item.code,
+            hint="without --strict such documents are skipped and reported",
+        )
+    summary.skipped.append(item)
+
+
+def _processed(
+    pipe: LoadedPipeline,
+    texts: Iterator[str],
+    *,
+    n_process: int,
+    batch_size: int,
+    batches: BatchSource | None,
+) -> Iterator[Doc | dict[str, Any]]:
+    """Yield each text processed, in order: a Doc, or the annotations a worker process sent."""
+    if batches is not None:
+        return iter(batches(pipe, texts, batch_size))
+    if n_process > 1 and can_fork():
+        return _forked_annotations(pipe.nlp, texts, n_process, batch_size)
+    return iter(pipe.nlp.pipe(texts, batch_size=batch_size, n_process=n_process))
+
+
+def _records(
+    stream: Iterator[Doc | dict[str, Any]],
+    pending: deque[_Pending],
+    *,
+    recipe: Recipe,
+    pipe: LoadedPipeline,
+    rules: Sequence[RelationRule],
+    summary: Summary,
+    progress: Callable[[int], None] | None,
+) -> Iterator[Record]:
+    """Yield one Record a document, its pieces' annotations joined, counting into the summary."""
+    started = time.perf_counter()
+    parts: list[dict[str, Any]] = []
+    try:
+        for doc in stream:
+            parts.append(_stored_annotations(doc, recipe=recipe, pipe=pipe, rules=rules))
+            if len(parts) < len(pending[0].bounds):
+                continue
+            done = pending.popleft()
+            stored = parts[0] if len(parts) == 1 else join(parts, done.bounds)
+            parts = []
+            yield annotate_doc(
+                stored,
+                done.item,
+                recipe=recipe,
+                pipe=pipe,
+                rules=rules,
+                summary=summary,
+                pieces=len(done.bounds),
+            )
+            summary.docs += 1
+            summary.chars += len(done.item.text)
+            if progress is not None:
+                progress(1)
+    finally:
+        summary.seconds = time.perf_counter() - started
 
 
 def _forked_task(nlp: Any, texts: list[str]) -> list[dict[str, Any]]:
@@ -436,6 +553,11 @@ def format_summary(summary: Summary, out: str) -> str:
         lines.append(f"  pipeline labels not in the label map, dropped: {dropped}")
     for rule in summary.rules_skipped:
         lines.append(f"  rule skipped: {rule}")
+    if summary.pieced:
+        lines.append(
+            f"  {summary.pieced} documents longer than {summary.max_length:,} characters were "
+            "pre-annotated in pieces (split at paragraphs, then sentences; meta.pieces says how many)"
+        )
     for w in summary.warnings:
         lines.append(f"  warning: {w.where}: {w.reason} [{w.code}]")
     if summary.skipped:

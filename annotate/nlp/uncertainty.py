@@ -274,6 +274,24 @@ def score_document(
     return out
 
 
+def join_uncertainty(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Return the ``meta.uncertainty`` of a document pre-annotated in pieces, from the pieces'.
+
+    Decisions, tokens and expected errors add up; the score is per token of the whole text.
+    """
+    tokens = sum(p["tokens"] for p in parts)
+    errors = sum(p["score"] * max(1, p["tokens"]) for p in parts)
+    out = dict(parts[0])
+    out.update(
+        score=round(errors / max(1, tokens), DIGITS),
+        tokens=tokens,
+        decisions=sum(p["decisions"] for p in parts),
+        expected_errors=round(sum(p["expected_errors"] for p in parts), DIGITS - 2),
+        least_sure=min(p["least_sure"] for p in parts),
+    )
+    return out
+
+
 def _sort_key(record: Record) -> tuple[float, str]:
     u = record.meta.get("uncertainty") if isinstance(record.meta, dict) else None
     if not isinstance(u, dict) or not isinstance(u.get("score"), int | float):

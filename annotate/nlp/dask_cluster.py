@@ -1,0 +1,163 @@
+"""Connecting to a Dask cluster for ``preannotate --scheduler``: an address or ``local:N``.
+
+``tcp://HOST:PORT`` (or any address Dask takes) is a running ``dask scheduler``; ``local:N``
+starts a ``LocalCluster`` of N worker processes with one thread each (spaCy runs one document
+at a time per thread, and threads of one process share its interpreter lock). How long to wait
+for a scheduler is Dask's own setting, ``distributed.comm.timeouts.connect``
+(``DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from annotate.errors import ClusterError, ConfigError, UsageError
+
+LOCAL_PREFIX = "local:"
+SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
+INSTALL_HINT = "install the extra: pip install 'annotate[dask]' (on the client and on every worker)"
+
+
+@dataclass
+class Cluster:
+    """A connected Dask client and what the CLI shows of the cluster."""
+
+    client: Any  # distributed.Client
+    address: str
+    dashboard: str | None
+    workers: int
+    threads: int
+    # Workers still starting (``local:N`` starts them while the client loads its pipeline):
+    # how many to wait for before the workers are checked.
+    starting: int = 0
+    timeout: float = 30.0
+
+    def wait_for_starting(self) -> None:
+        """Wait for the workers still starting; raise ClusterError if they do not come."""
+        if not self.starting:
+            return
+        try:
+            self.client.wait_for_workers(self.starting, timeout=max(self.timeout, 120.0))
+        except (OSError, TimeoutError) as e:
+            raise ClusterError(f"the {self.starting} local Dask workers did not start: {e}") from None
+
+
+def _local_workers(scheduler: str) -> int | None:
+    """Return N of ``local:N``, None for an address; raise UsageError for a bad N."""
+    if not scheduler.startswith(LOCAL_PREFIX):
+        return None
+    n = scheduler[len(LOCAL_PREFIX) :]
+    if not n.isdigit() or int(n) < 1:
+        raise UsageError(f"--scheduler {scheduler!r}: N of local:N must be a whole number of at least 1")
+    return int(n)
+
+
+def _import_distributed() -> Any:
+    if importlib.util.find_spec("distributed") is None:
+        raise ConfigError("--scheduler needs Dask, which is not installed", hint=INSTALL_HINT, code="E233")
+    import distributed
+
+    return distributed
+
+
+def _dashboard(client: Any) -> str | None:
+    """Return the dashboard's link, or None when the scheduler serves none. (Without bokeh
+    on the scheduler, the page at the link says what to install.)"""
+    try:
+        link = client.dashboard_link
+    except Exception:  # the link is a courtesy: no dashboard is not an error
+        return None
+    return str(link) if link else None
+
+
+def _unreachable(address: str, e: BaseException) -> ClusterError:
+    return ClusterError(
+        f"cannot reach the Dask scheduler at {address}: {e}",
+        hint="start one (`dask scheduler`, then `dask worker ADDRESS --nthreads 1`) or check "
+        f"--scheduler / {SCHEDULER_ENV}; the wait is Dask's distributed.comm.timeouts.connect",
+    )
+
+
+def _quiet_dask_logs(stack: contextlib.ExitStack) -> None:
+    """Keep Dask's own log lines (a traceback for a lost connection, a worker removed) out of
+    the client's stderr while connected: what matters reaches the user as one error."""
+    names = ["distributed", *(n for n in logging.root.manager.loggerDict if n.startswith("distributed."))]
+    for name in names:  # Dask's config gives some of them a level of their own
+        logger = logging.getLogger(name)
+        stack.callback(logger.setLevel, logger.level)
+        logger.setLevel(logging.CRITICAL)
+
+
+@contextlib.contextmanager
+def connect(scheduler: str) -> Iterator[Cluster]:
+    """Yield a Cluster connected to ``scheduler`` with at least one worker; close it after.
+
+    Raises ClusterError (exit 3) when the scheduler cannot be reached or has no worker within
+    Dask's connect timeout.
+    """
+    n_local = _local_workers(scheduler)
+    distributed = _import_distributed()
+    import dask
+    from dask.utils import parse_timedelta
+
+    timeout = float(parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"), default="s"))
+    with contextlib.ExitStack() as stack:
+        _quiet_dask_logs(stack)
+        # Dask keeps the last 1,000 messages of each connection for debugging, and a batch's
+        # task message holds its texts: tens of MB on the client that grow with the corpus
+        # up to that count. Keep none (set before the connections are made).
+        stack.enter_context(dask.config.set({"distributed.admin.low-level-log-length": 0}))
+        if n_local is not None:
+            yield _local_cluster(distributed, n_local, stack, timeout=timeout)
+            return
+        try:
+            client = distributed.Client(scheduler, timeout=timeout, set_as_default=False)
+        except (OSError, TimeoutError) as e:
+            raise _unreachable(scheduler, e) from None
+        stack.callback(client.close)
+        try:
+            client.wait_for_workers(1, timeout=timeout)
+        except (OSError, TimeoutError) as e:
+            raise ClusterError(
+                f"the Dask scheduler at {scheduler} has no worker: {e}",
+                hint="start workers with `dask worker ADDRESS --nthreads 1`",
+            ) from None
+        threads = client.nthreads()
+        yield Cluster(
+            client=client,
+            address=scheduler,
+            dashboard=_dashboard(client),
+            workers=len(threads),
+            threads=sum(threads.values()),
+            timeout=timeout,
+        )
+
+
+def _local_cluster(distributed: Any, n: int, stack: contextlib.ExitStack, *, timeout: float) -> Cluster:
+    """Start a LocalCluster's scheduler, and its N workers in the background (they import
+    spaCy and load the pipeline while the client loads its own)."""
+    local = distributed.LocalCluster(
+        n_workers=0,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=":0",
+        silence_logs=logging.ERROR,
+    )
+    stack.callback(local.close)
+    local.scale(n)
+    client = distributed.Client(local, timeout=timeout, set_as_default=False)
+    stack.callback(client.close)
+    return Cluster(
+        client=client,
+        address=local.scheduler_address,
+        dashboard=_dashboard(client),
+        workers=n,
+        threads=n,
+        starting=n,
+        timeout=timeout,
+    )

@@ -1,0 +1,217 @@
+"""Pre-annotation on a Dask cluster: the batch source that ``preannotate(batches=...)`` takes.
+
+The client reads the documents and writes the records, as one process does; only the pipeline
+runs on the workers. Texts go out in batches, each its own task (never one graph of the whole
+input), with a bounded number in flight: the input is read as results come back, so the
+client's memory does not grow with the corpus. Results are taken in input order and each
+worker returns only the annotator's plain lists, so the records, their ids and provenance are
+the same bytes as without a cluster.
+
+Before any batch, every worker builds the pipeline from the :class:`WorkSpec` (the recipe and
+its pattern files travel with it) and reports its fingerprint (pipeline name and version,
+spaCy, annotate, components, pattern sources); one that differs from the client's refuses the
+run. A worker that dies: Dask runs its batches again on another. The scheduler gone: a
+ClusterError (exit 3) and, through the atomic writer, no output. Each batch done is kept
+beside the output (:mod:`annotate.nlp.batch_parts`), so ``--resume`` after a killed client
+sends only the rest.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import hashlib
+import json
+from collections import deque
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from annotate.errors import AnnotateError, ClusterError, PipelineMismatch
+from annotate.fileio import is_stdio
+from annotate.nlp.batch_parts import DoneBatches, batch_digest, parts_folder
+from annotate.nlp.dask_cluster import Cluster, connect
+from annotate.nlp.dask_worker import WorkSpec, annotate_batch, check_worker, fingerprint, work_spec
+from annotate.recipe import Recipe
+
+if TYPE_CHECKING:
+    from annotate.nlp.pipelines import LoadedPipeline
+
+Annotations = list[dict[str, Any]]
+MISMATCH_HINT = (
+    "install the same spaCy pipeline (name and version), spaCy and annotate on every worker "
+    "as on this machine; see docs/scale-out.md"
+)
+
+
+def batches(texts: Iterator[str], size: int, workers: int) -> Iterator[list[str]]:
+    """Yield ``texts`` in batches of ``size``; the last ones are split small so that the workers
+    finish close together (``size * workers`` texts are read ahead to know where the end is)."""
+    ahead = size * workers
+    buffer: deque[str] = deque()
+    for text in texts:
+        buffer.append(text)
+        if len(buffer) >= size + ahead:
+            yield [buffer.popleft() for _ in range(size)]
+    small = max(1, -(-len(buffer) // (2 * workers)))
+    while buffer:
+        yield [buffer.popleft() for _ in range(min(small, len(buffer)))]
+
+
+def _differences(theirs: dict[str, Any], ours: dict[str, Any]) -> str:
+    return ", ".join(
+        f"{key} {theirs.get(key)} (this client: {ours[key]})" for key in ours if theirs.get(key) != ours[key]
+    )
+
+
+class ClusterBatches:
+    """Batches of texts out to a Dask cluster's workers, their annotations back in input order."""
+
+    def __init__(self, cluster: Cluster, spec: WorkSpec, *, done: DoneBatches | None) -> None:
+        self.cluster = cluster
+        self.client = cluster.client
+        self.blob = spec.to_bytes()
+        self.done = done
+        # Enough batches in flight to keep every worker thread busy while one comes back.
+        self.window = max(4, 2 * cluster.threads + 2)
+        # The workers build their pipeline while this process builds its own.
+        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="annotate-check")
+        self._checks = self._pool.submit(self._check_workers)
+
+    def _check_workers(self) -> dict[str, dict[str, Any]]:
+        """In a thread: every worker's fingerprint (or error), by worker address."""
+        self.cluster.wait_for_starting()
+        reports: dict[str, dict[str, Any]] = self.client.run(check_worker, self.blob)
+        return reports
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+    def __call__(
+        self, pipe: LoadedPipeline, texts: Iterator[str], batch_size: int
+    ) -> Iterator[dict[str, Any]]:
+        """Yield the annotations of ``texts`` in order, one dict a text (for ``annotate_doc``)."""
+        expected = fingerprint(pipe)
+        self._refuse_other_pipelines(expected)
+        try:
+            blob = self.client.scatter(self.blob, broadcast=True, hash=False)
+        except (OSError, TimeoutError, concurrent.futures.CancelledError) as e:
+            raise self._lost(e) from None
+        key = hashlib.sha256(self.blob + json.dumps(expected, sort_keys=True).encode()).hexdigest()
+        work = batches(texts, batch_size, self.cluster.threads)
+        for batch in self._in_order(work, blob, expected, key):
+            yield from batch
+
+    def _refuse_other_pipelines(self, expected: dict[str, Any]) -> None:
+        """Raise PipelineMismatch naming each worker whose pipeline is not the client's."""
+        try:
+            reports = self._checks.result()
+        except (OSError, TimeoutError, concurrent.futures.CancelledError) as e:
+            raise self._lost(e) from None
+        bad = []
+        for worker, report in sorted(reports.items()):
+            if "error" in report:
+                bad.append(f"{worker} cannot build it: {report['error']}")
+            elif report["fingerprint"] != expected:
+                bad.append(f"{worker} has {_differences(report['fingerprint'], expected)}")
+        if bad:
+            raise PipelineMismatch(
+                f"{len(bad)} of {len(reports)} Dask workers cannot run pipeline {expected['pipeline']} "
+                "as this client does: " + "; ".join(bad),
+                hint=MISMATCH_HINT,
+            )
+
+    def _in_order(
+        self, work: Iterator[list[str]], blob: Any, expected: dict[str, Any], key: str
+    ) -> Iterator[Annotations]:
+        """Yield each batch's annotations in order, at most ``window`` batches in flight."""
+        in_flight: deque[tuple[list[str], str, Any]] = deque()
+        try:
+            for texts in work:
+                digest = batch_digest(key, texts)
+                done = self.done.get(digest) if self.done is not None else None
+                if done is None:
+                    done = self.client.submit(annotate_batch, blob, expected, texts, pure=False)
+                in_flight.append((texts, digest, done))
+                while len(in_flight) >= self.window:
+                    yield self._collect(*in_flight.popleft(), expected)
+            while in_flight:
+                yield self._collect(*in_flight.popleft(), expected)
+        finally:
+            for _, _, item in in_flight:
+                if not isinstance(item, list):
+                    item.cancel()
+
+    def _collect(self, texts: list[str], digest: str, item: Any, expected: dict[str, Any]) -> Annotations:
+        """Return a batch's annotations (waiting for them), kept in the done batches."""
+        if isinstance(item, list):
+            return item
+        result = self._result(item)
+        if isinstance(result, dict):  # a worker that joined after the check, with another pipeline
+            raise PipelineMismatch(
+                f"Dask worker {result['worker']} has {_differences(result['fingerprint'], expected)}",
+                hint=MISMATCH_HINT,
+            )
+        if len(result) != len(texts):
+            raise ClusterError(f"a Dask worker returned {len(result)} annotations for {len(texts)} texts")
+        if self.done is not None:
+            self.done.put(digest, result)
+        return result
+
+    def _result(self, future: Any) -> Any:
+        from distributed import KilledWorker
+
+        try:
+            return future.result()
+        except KilledWorker as e:
+            raise ClusterError(
+                f"a batch was lost with every Dask worker that ran it: {e}",
+                hint="a worker may be running out of memory: see the worker logs, or lower --batch-size",
+                code="E321",
+            ) from None
+        except AnnotateError:
+            raise
+        except (OSError, TimeoutError, concurrent.futures.CancelledError) as e:
+            raise self._lost(e) from None
+        except Exception as e:  # raised by the task on the worker
+            raise AnnotateError(
+                f"a batch failed on a Dask worker: {type(e).__name__}: {e}", code="E322"
+            ) from None
+
+    def _lost(self, e: BaseException) -> ClusterError:
+        return ClusterError(
+            f"lost the connection to the Dask scheduler at {self.cluster.address} "
+            f"({type(e).__name__}); no output was written",
+            hint="the batches done are kept beside the output: run again with --resume",
+        )
+
+
+@contextlib.contextmanager
+def on_cluster(
+    scheduler: str,
+    recipe: Recipe,
+    *,
+    model: str | None,
+    uncertainty: bool,
+    out: str,
+    resume: bool,
+    max_length: int | None = None,
+) -> Iterator[ClusterBatches]:
+    """Yield the batch source of a run on ``scheduler`` writing ``out``.
+
+    The done batches are kept in ``OUT.parts/`` (read back with ``resume``) and removed when
+    the block ends without an error, that is once ``out`` has been written.
+    """
+    spec = work_spec(recipe, model=model, uncertainty=uncertainty, max_length=max_length)
+    with connect(scheduler) as cluster:
+        done = None if is_stdio(out) else DoneBatches(parts_folder(out), resume=resume)
+        source = ClusterBatches(cluster, spec, done=done)
+        try:
+            yield source
+        except BaseException:
+            if done is not None:
+                done.remove_if_empty()
+            raise
+        finally:
+            source.close()
+        if done is not None:
+            done.remove()

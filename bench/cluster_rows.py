@@ -1,0 +1,224 @@
+"""The ``dask`` rows: ``preannotate --scheduler`` against one machine's workers, 2 Dask workers
+against 1, and the client's peak memory on a big corpus against a small one.
+
+The clusters are real: a ``dask scheduler`` and ``dask worker`` processes (one thread each) on
+127.0.0.1, started here and stopped at the end. Each timed run is a fresh client process, as a
+user runs it; the workers are warm (one untimed run first loads the pipeline on each, which a
+running cluster keeps from run to run).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from bench import ours
+from bench.harness import ROOT, Row, log, median, run_proc
+from bench.run import _guard
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ, ANNOTATE_NO_PROGRESS="1")
+    env.pop("DASK_SCHEDULER_ADDRESS", None)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+@contextlib.contextmanager
+def dask_cluster(workers: int) -> Iterator[str]:
+    """Yield the address of a real scheduler with ``workers`` workers of 1 thread on loopback."""
+    folder = Path(tempfile.mkdtemp(prefix="bench-dask-"))
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(*args: str, log_name: str) -> None:
+        log_file = open(folder / log_name, "wb")  # noqa: SIM115 (lives as long as the process)
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "dask", *args],
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                env=_env(),
+                start_new_session=True,
+            )
+        )
+
+    try:
+        file = folder / "scheduler.json"
+        start(
+            "scheduler", "--host", "127.0.0.1", "--port", "0", "--scheduler-file", str(file), log_name="s.log"
+        )
+        deadline = time.monotonic() + 60
+        while not file.exists() or not file.read_text().strip():
+            if time.monotonic() > deadline:
+                raise RuntimeError("dask scheduler did not start")
+            time.sleep(0.1)
+        time.sleep(0.2)
+        address = json.loads(file.read_text())["address"]
+        for i in range(workers):
+            start(
+                "worker",
+                address,
+                "--nthreads",
+                "1",
+                "--host",
+                "127.0.0.1",
+                "--no-dashboard",
+                log_name=f"w{i}.log",
+            )
+        while (folder / "s.log").read_text(errors="replace").count("Register worker") < workers:
+            if time.monotonic() > deadline + 60:
+                raise RuntimeError("dask workers did not register")
+            time.sleep(0.2)
+        yield address
+    finally:
+        for p in procs:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(p.pid, signal.SIGKILL)
+            p.wait(timeout=30)
+
+
+def _preannotate(articles: Path, out: Path, cfg: Any, *extra: str, model: str | None = None) -> list[str]:
+    model = model or cfg.model
+    return [
+        *ours.annotate_cmd(),
+        "preannotate",
+        str(articles),
+        "--recipe",
+        str(cfg.recipe),
+        "--out",
+        str(out),
+        "--force",
+        "--batch-size",
+        str(cfg.batch_size),
+        *(["--model", model] if model else []),
+        *extra,
+    ]
+
+
+def _same(a: Path, b: Path) -> None:
+    if a.read_bytes() != b.read_bytes():
+        raise RuntimeError(
+            f"{a.name} and {b.name} differ: the cluster's output is not the one-machine output"
+        )
+
+
+def local_cluster_row(cfg: Any, articles: Path, n: int) -> Row:
+    row = Row(
+        f"dask: `--scheduler local:2` ({n} docs)",
+        "`annotate preannotate --scheduler local:2`",
+        "the same, `--n-process 2`",
+        "≤ 1.15×",
+    )
+    a, b = cfg.workdir / "dask-local.jsonl", cfg.workdir / "dask-forked.jsonl"
+    ratios: list[float] = []
+
+    def body(_: Row) -> None:
+        for i in range(cfg.runs):
+            pair = [
+                lambda: run_proc(_preannotate(articles, b, cfg, "--n-process", "2"), env=_env()),
+                lambda: run_proc(_preannotate(articles, a, cfg, "--scheduler", "local:2"), env=_env()),
+            ]
+            first, second = (pair[1], pair[0]) if i % 2 else (pair[0], pair[1])
+            r1, r2 = first(), second()
+            base, mine = (r2, r1) if i % 2 else (r1, r2)
+            row.base_s.append(base.seconds)
+            row.ours_s.append(mine.seconds)
+            ratios.append(mine.seconds / base.seconds)
+            _same(a, b)
+            log(f"dask local run {i + 1}: --n-process 2 {base.seconds:.1f}s, local:2 {mine.seconds:.1f}s")
+        row.value = median(ratios)
+        row.passed = row.value <= 1.15
+        row.note = (
+            "both fresh processes, start-up included: local:2 starts a scheduler and 2 worker "
+            "processes (spawned, each loads the pipeline), --n-process forks 2 workers after "
+            "loading it once; outputs byte-identical."
+        )
+
+    return _guard(row, body)
+
+
+def cluster_rows(
+    cfg: Any, articles: Path, n: int, small: Path, big: Path, sizes: tuple[int, int]
+) -> list[Row]:
+    speed = Row(
+        f"dask: scheduler + 2 workers vs 1 ({n} docs)",
+        "`--scheduler ADDRESS`, 2 `dask worker --nthreads 1`",
+        "the same with 1 worker",
+        "≥ 1.7× faster",
+        unit="× faster",
+    )
+    mem = Row(
+        f"dask: client peak RSS {sizes[1]:,} vs {sizes[0]:,} docs",
+        f"the client of `--scheduler ADDRESS` (2 workers) on {sizes[1]:,}",
+        f"the same on {sizes[0]:,}",
+        "≤ 1.3×",
+    )
+    two_out, one_out = cfg.workdir / "dask-2w.jsonl", cfg.workdir / "dask-1w.jsonl"
+    speedups: list[float] = []
+
+    with dask_cluster(2) as two, dask_cluster(1) as one:
+
+        def speed_body(_: Row) -> None:
+            for address, out in ((two, two_out), (one, one_out)):  # warm: the workers load the pipeline
+                run_proc(_preannotate(articles, out, cfg, "--scheduler", address), env=_env())
+            for i in range(cfg.runs):
+                order = [(two, two_out), (one, one_out)][:: -1 if i % 2 else 1]
+                times = {}
+                for address, out in order:
+                    times[address] = run_proc(
+                        _preannotate(articles, out, cfg, "--scheduler", address), env=_env()
+                    )
+                speed.ours_s.append(times[two].seconds)
+                speed.base_s.append(times[one].seconds)
+                speedups.append(times[one].seconds / times[two].seconds)
+                _same(two_out, one_out)
+                log(
+                    f"dask cluster run {i + 1}: 2 workers {times[two].seconds:.1f}s, "
+                    f"1 worker {times[one].seconds:.1f}s"
+                )
+            speed.value = median(speedups)
+            speed.passed = speed.value >= 1.7
+            per_core = n / median(speed.ours_s) * 3600 / 2
+            cores = len(os.sched_getaffinity(0))
+            speed.note = (
+                f"warm workers, fresh client processes; the client runs on the same {cores} "
+                f"cores as the workers. 2 workers: {n / median(speed.ours_s):.1f} docs/s, "
+                f"{per_core:,.0f} docs/hour per worker core; 1 worker: "
+                f"{n / median(speed.base_s) * 3600:,.0f} docs/hour."
+            )
+
+        def mem_body(_: Row) -> None:
+            ratios, s_mb, b_mb = [], [], []
+            out = cfg.workdir / "dask-mem.jsonl"
+            for i in range(cfg.mem_runs):
+                rs = run_proc(
+                    _preannotate(small, out, cfg, "--scheduler", two, model=cfg.mem_model), env=_env()
+                )
+                rb = run_proc(
+                    _preannotate(big, out, cfg, "--scheduler", two, model=cfg.mem_model), env=_env()
+                )
+                mem.base_s.append(rs.seconds)
+                mem.ours_s.append(rb.seconds)
+                s_mb.append(rs.max_rss_mb)
+                b_mb.append(rb.max_rss_mb)
+                ratios.append(rb.max_rss_mb / rs.max_rss_mb)
+                log(f"dask memory run {i + 1}: {rs.max_rss_mb:.0f} MB vs {rb.max_rss_mb:.0f} MB")
+            mem.value = median(ratios)
+            mem.passed = mem.value <= 1.3
+            mem.note = (
+                f"peak RSS of the client process {median(b_mb):.0f} MB vs {median(s_mb):.0f} MB "
+                f"(`--model {cfg.mem_model}`, as the other memory rows; the workers are other processes)."
+            )
+
+        _guard(speed, speed_body)
+        _guard(mem, mem_body)
+    return [speed, mem]
