@@ -86,24 +86,6 @@ def dask_cluster(workers: int) -> Iterator[str]:
             p.wait(timeout=30)
 
 
-def _preannotate(articles: Path, out: Path, cfg: Any, *extra: str, model: str | None = None) -> list[str]:
-    model = model or cfg.model
-    return [
-        *ours.annotate_cmd(),
-        "preannotate",
-        str(articles),
-        "--recipe",
-        str(cfg.recipe),
-        "--out",
-        str(out),
-        "--force",
-        "--batch-size",
-        str(cfg.batch_size),
-        *(["--model", model] if model else []),
-        *extra,
-    ]
-
-
 def _same(a: Path, b: Path) -> None:
     if a.read_bytes() != b.read_bytes():
         raise RuntimeError(
@@ -124,8 +106,10 @@ def local_cluster_row(cfg: Any, articles: Path, n: int) -> Row:
     def body(_: Row) -> None:
         for i in range(cfg.runs):
             pair = [
-                lambda: run_proc(_preannotate(articles, b, cfg, "--n-process", "2"), env=_env()),
-                lambda: run_proc(_preannotate(articles, a, cfg, "--scheduler", "local:2"), env=_env()),
+                lambda: run_proc(ours.preannotate_cmd(articles, b, cfg, "--n-process", "2"), env=_env()),
+                lambda: run_proc(
+                    ours.preannotate_cmd(articles, a, cfg, "--scheduler", "local:2"), env=_env()
+                ),
             ]
             first, second = (pair[1], pair[0]) if i % 2 else (pair[0], pair[1])
             r1, r2 = first(), second()
@@ -169,13 +153,13 @@ def cluster_rows(
 
         def speed_body(_: Row) -> None:
             for address, out in ((two, two_out), (one, one_out)):  # warm: the workers load the pipeline
-                run_proc(_preannotate(articles, out, cfg, "--scheduler", address), env=_env())
+                run_proc(ours.preannotate_cmd(articles, out, cfg, "--scheduler", address), env=_env())
             for i in range(cfg.runs):
                 order = [(two, two_out), (one, one_out)][:: -1 if i % 2 else 1]
                 times = {}
                 for address, out in order:
                     times[address] = run_proc(
-                        _preannotate(articles, out, cfg, "--scheduler", address), env=_env()
+                        ours.preannotate_cmd(articles, out, cfg, "--scheduler", address), env=_env()
                     )
                 speed.ours_s.append(times[two].seconds)
                 speed.base_s.append(times[one].seconds)
@@ -201,10 +185,10 @@ def cluster_rows(
             out = cfg.workdir / "dask-mem.jsonl"
             for i in range(cfg.mem_runs):
                 rs = run_proc(
-                    _preannotate(small, out, cfg, "--scheduler", two, model=cfg.mem_model), env=_env()
+                    ours.preannotate_cmd(small, out, cfg, "--scheduler", two, model=cfg.mem_model), env=_env()
                 )
                 rb = run_proc(
-                    _preannotate(big, out, cfg, "--scheduler", two, model=cfg.mem_model), env=_env()
+                    ours.preannotate_cmd(big, out, cfg, "--scheduler", two, model=cfg.mem_model), env=_env()
                 )
                 mem.base_s.append(rs.seconds)
                 mem.ours_s.append(rb.seconds)

@@ -20,6 +20,26 @@ def annotate_cmd() -> list[str]:
     return [sys.executable, "-m", "annotate"]
 
 
+def preannotate_cmd(articles: Path, out: Path, cfg: Any, *extra: str, model: str | None = None) -> list[str]:
+    """``annotate preannotate`` of ``articles`` into ``out`` with the bench's recipe, batch size and
+    model (or ``model``), plus ``extra`` options."""
+    model = model or cfg.model
+    return [
+        *annotate_cmd(),
+        "preannotate",
+        str(articles),
+        "--recipe",
+        str(cfg.recipe),
+        "--out",
+        str(out),
+        "--force",
+        "--batch-size",
+        str(cfg.batch_size),
+        *(["--model", model] if model else []),
+        *extra,
+    ]
+
+
 def load_recipe(path: Path) -> Any:
     from annotate.recipe import load_recipe as _load
 

@@ -130,7 +130,6 @@ def preannotate_rows(cfg: Config, c: Corpus) -> list[Row]:
     articles = c.articles(n)
     words = sum(len(json.loads(line)["text"].split()) for line in articles.open(encoding="utf-8"))
     out = cfg.workdir / "pre-out.jsonl"
-    model_args = ["--model", cfg.model] if cfg.model else []
     base_cmd = [
         sys.executable,
         "-c",
@@ -142,21 +141,7 @@ def preannotate_rows(cfg: Config, c: Corpus) -> list[Row]:
     ]
 
     def ours_cmd(n_process: int) -> list[str]:
-        return [
-            *ours.annotate_cmd(),
-            "preannotate",
-            str(articles),
-            "--recipe",
-            str(cfg.recipe),
-            "--out",
-            str(out),
-            "--force",
-            "--batch-size",
-            str(cfg.batch_size),
-            "--n-process",
-            str(n_process),
-            *model_args,
-        ]
+        return ours.preannotate_cmd(articles, out, cfg, "--n-process", str(n_process))
 
     env = dict(os.environ, ANNOTATE_NO_PROGRESS="1")
     ratios: list[float] = []
