@@ -71,6 +71,15 @@ def test_a_share_of_no_document_is_a_clear_error_before_any_training(tmp_path: P
     assert not (tmp_path / "curve").exists()
 
 
+def test_a_curve_without_a_dev_split_is_refused(tmp_path: Path) -> None:
+    # --dev 0 trains on every document; a curve needs its one dev split.
+    code, out = run_curve(tmp_path, write(tmp_path / "gold.jsonl", 12), "--dev", "0")
+    assert code != 0, out
+    assert "[E276]" in out and "--dev must lie between 0 (exclusive) and 1" in out
+    assert "Traceback" not in out
+    assert not (tmp_path / "curve").exists()
+
+
 def test_step_sizes_round_down_and_refuse_zero() -> None:
     assert step_sizes(10, (0.25, 0.5, 0.75, 1.0), "g") == [2, 5, 7, 10]
     assert step_sizes(4, (0.25, 0.5, 0.75, 1.0), "g") == [1, 2, 3, 4]

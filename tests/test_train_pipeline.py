@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from annotate.cli import app
-from annotate.errors import DataError, OutputExistsError
+from annotate.errors import DataError, OutputExistsError, UsageError
 from annotate.quality.train import build_config, keep_recipe_labels, train
 from annotate.recipe import EntityLabel, Recipe
 from annotate.records.model import Record, Relation, Span
@@ -130,3 +130,21 @@ def test_tiny_training_run_gives_a_loadable_pipeline_with_the_recipe_labels(tmp_
     # The progress callback sees every step.
     train(tmp_path / "gold.jsonl", RECIPE, tmp_path / "again", max_steps=5, progress=steps.append)
     assert sum(steps) >= 5
+
+
+@pytest.mark.slow
+def test_dev_zero_trains_on_every_document_and_says_dev_scores_are_on_training_data(tmp_path: Path) -> None:
+    write_gold(tmp_path / "gold.jsonl")
+    r = train(tmp_path / "gold.jsonl", RECIPE, tmp_path / "model", max_steps=3, dev=0)
+    assert (r.train_docs, r.dev_docs) == (12, 0)
+    assert any("--dev 0" in w and "model-last" in w for w in r.warnings)
+    assert (tmp_path / "model" / "model-last" / "meta.json").is_file()
+
+
+@pytest.mark.parametrize("dev", [-0.1, 1.0])
+def test_a_dev_share_out_of_range_is_refused_before_any_work(tmp_path: Path, dev: float) -> None:
+    write_gold(tmp_path / "gold.jsonl")
+    with pytest.raises(UsageError) as e:
+        train(tmp_path / "gold.jsonl", RECIPE, tmp_path / "model", max_steps=1, dev=dev)
+    assert e.value.code == "E276"
+    assert not (tmp_path / "model").exists()

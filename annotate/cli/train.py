@@ -28,7 +28,12 @@ def train_cli(
     ] = None,
     max_steps: Annotated[int, typer.Option("--max-steps", min=1, help="Training steps (batches).")] = 1000,
     dev: Annotated[
-        float, typer.Option("--dev", help="Share of documents held out to pick model-best.")
+        float,
+        typer.Option(
+            "--dev",
+            help="Share of documents held out to pick model-best; 0 trains on all of them "
+            "(choose the settings on a dev split first, then use model-last).",
+        ),
     ] = 0.2,
     seed: Annotated[int, typer.Option("--seed", help="Seed for the split and the training.")] = 0,
     curve: Annotated[

@@ -168,12 +168,20 @@ def _sourced_components(base: str) -> list[str]:
     return ["ner"]
 
 
-def check_options(max_steps: int, dev: float) -> None:
-    """Raise UsageError when ``max_steps`` or the ``dev`` share is out of range."""
+def check_options(max_steps: int, dev: float, *, no_dev: bool = False) -> None:
+    """Raise UsageError when ``max_steps`` or the ``dev`` share is out of range.
+
+    With ``no_dev`` a ``dev`` of 0 is allowed too: train on every document.
+    """
     if max_steps < 1:
         raise UsageError("--max-steps must be at least 1", code="E276")
+    if no_dev and dev == 0:
+        return
     if not 0 < dev < 1:
-        raise UsageError("--dev must be between 0 and 1 (the share of documents to evaluate on)", code="E276")
+        lowest = "0 (train on every document)" if no_dev else "0 (exclusive)"
+        raise UsageError(
+            f"--dev must lie between {lowest} and 1 (the share of documents to evaluate on)", code="E276"
+        )
 
 
 def gold_records(gold_path: str | os.PathLike[str], recipe: Recipe) -> tuple[list[Record], Counter[str]]:
@@ -233,9 +241,13 @@ def export_corpus(
     train_path = report.path("spacy", "train")
     dev_path = report.path("spacy", "dev")
     if dev_docs == 0:
-        # Too few documents to hold any out: evaluate on the training data, and say so.
+        # No dev share, or too few documents to hold any out: evaluate on the training data.
         dev_path = train_path
-        warnings.append("no document fell in the dev split: dev scores are on the training data")
+        warnings.append(
+            "no dev split (--dev 0): dev scores are on the training data; use model-last"
+            if dev == 0
+            else "no document fell in the dev split: dev scores are on the training data"
+        )
     return Corpus(train_path, dev_path, train_docs, dev_docs, warnings)
 
 
@@ -255,10 +267,11 @@ def train(
     """Export ``gold_path``, train an NER pipeline on it and return the :class:`TrainResult`.
 
     Only the recipe's labels are trained; spans of other labels are dropped and counted.
-    Documents are split into train and dev by hash (``dev`` is the dev share). The output
-    directory appears only when training succeeded.
+    Documents are split into train and dev by hash (``dev`` is the dev share; 0 trains on
+    every document, once the settings are chosen on a dev split). The output directory
+    appears only when training succeeded.
     """
-    check_options(max_steps, dev)
+    check_options(max_steps, dev, no_dev=True)
     check_writable(out_dir, force=force)
     records, dropped = gold_records(gold_path, recipe)
     register_logger()
