@@ -111,22 +111,41 @@ def spread(runs: list[dict[str, Any]], key: str = "f1") -> dict[str, float]:
     }
 
 
-# The arms: the score --order uncertainty sorts by, two controls, and an ablation.
+# The arms: the score --order uncertainty sorts by, two controls, an ablation, and the second
+# round (warm start): half the budget at random, the other half by the uncertainty of the
+# pipeline fine-tuned on that first half.
 ARMS = {
     "uncertainty": "the least sure by --order uncertainty (expected errors per token)",
     "random": "random",
     "random-same-text": "random, up to as much text as the uncertainty arm",
     "uncertainty-per-doc": "the least sure by expected errors per document (ablation)",
+    "warm-uncertainty": "half random, then the least sure by --order uncertainty of the "
+    "pipeline fine-tuned on that half (per token)",
+    "warm-per-doc": "half random, then the least sure by expected errors per document of the "
+    "pipeline fine-tuned on that half (ablation)",
 }
+COLD_ARMS = ("uncertainty", "random", "random-same-text", "uncertainty-per-doc")
+
+
+def random_order(ordered: list[dict[str, Any]], seed: int) -> list[str]:
+    """Return the pool's doc_ids in the seed's random order (the random arms take its head)."""
+    ids = sorted(r["doc_id"] for r in ordered)
+    return random.Random(seed).sample(ids, len(ids))
+
+
+def by_expected_errors(rows: list[dict[str, Any]]) -> list[str]:
+    """Return the doc_ids of ``rows`` by expected errors per document, most first."""
+    return [
+        r["doc_id"]
+        for r in sorted(rows, key=lambda r: (-r["meta"]["uncertainty"]["expected_errors"], r["doc_id"]))
+    ]
 
 
 def selections(ordered: list[dict[str, Any]], k: int, seed: int) -> dict[str, list[str]]:
-    """Return the doc_ids each arm trains on for one seed (the uncertainty arms ignore it)."""
-    ids = sorted(r["doc_id"] for r in ordered)
+    """Return the doc_ids each cold-start arm trains on for one seed (the uncertainty arms ignore it)."""
     chars = {r["doc_id"]: len(r["text"]) for r in ordered}
     chosen = [r["doc_id"] for r in ordered][:k]
-    per_doc = sorted(ordered, key=lambda r: (-r["meta"]["uncertainty"]["expected_errors"], r["doc_id"]))
-    shuffled = random.Random(seed).sample(ids, len(ids))
+    shuffled = random_order(ordered, seed)
     budget, same_text = sum(chars[i] for i in chosen), []
     for i in shuffled:
         if sum(chars[j] for j in same_text) >= budget:
@@ -136,24 +155,73 @@ def selections(ordered: list[dict[str, Any]], k: int, seed: int) -> dict[str, li
         "uncertainty": chosen,
         "random": shuffled[:k],
         "random-same-text": same_text,
-        "uncertainty-per-doc": [r["doc_id"] for r in per_doc][:k],
+        "uncertainty-per-doc": by_expected_errors(ordered)[:k],
+    }
+
+
+def second_round(out: Path, pool: list[dict[str, Any]], k: int, *, steps: int, seed: int) -> dict[str, Any]:
+    """Return the warm-start arms' doc_ids for one seed, and how well the warm uncertainty ranked edits.
+
+    The first round is the first ``k // 2`` of the seed's random order (the random arm's first
+    half); the pipeline fine-tuned on its gold scores the rest of the pool with
+    ``--order uncertainty``, and each warm arm adds the ``k - k // 2`` least sure of the rest.
+    """
+    from annotate.quality.train import train
+    from annotate.recipe import load_recipe
+
+    first = random_order(pool, seed)[: k // 2]
+    by_id = {r["doc_id"]: r for r in pool}
+    gold = write_lines(out / f"gold-first-{seed}.jsonl", [by_id[i] for i in first])
+    log(f"first round, seed {seed}: {len(first)} random documents")
+    model = train(
+        gold,
+        load_recipe(TRAINED),
+        out / f"model-first-{seed}",
+        base=BASE,
+        max_steps=steps,
+        seed=seed,
+        force=True,
+    )
+    rest = [{"doc_id": r["doc_id"], "text": r["text"]} for r in pool if r["doc_id"] not in set(first)]
+    ordered_path = preannotate_file(
+        write_lines(out / f"rest-input-{seed}.jsonl", rest),
+        TRAINED,
+        out / f"rest-ordered-{seed}.jsonl",
+        model=str(model.model_best),
+        order=True,
+    )
+    ordered = read_lines(ordered_path)
+    n = k - k // 2
+    return {
+        "selections": {
+            "warm-uncertainty": first + [r["doc_id"] for r in ordered][:n],
+            "warm-per-doc": first + by_expected_errors(ordered)[:n],
+        },
+        "against_edits": score_against_edits(ordered_path, out / "train-gold.jsonl"),
     }
 
 
 def run_arms(out: Path, ordered: list[dict[str, Any]], k: int, *, steps: int, seeds: int) -> dict[str, Any]:
     """Train and score every arm once per seed; return each arm's runs and spread."""
-    by_id = {r["doc_id"]: r for r in read_lines(out / "train-gold.jsonl")}
+    pool = read_lines(out / "train-gold.jsonl")
+    by_id = {r["doc_id"]: r for r in pool}
     arms: dict[str, dict[str, Any]] = {arm: {"runs": [], "selections": []} for arm in ARMS}
+    warm_edits = []
     for seed in range(seeds):
-        for arm, ids in selections(ordered, k, seed).items():
+        chosen = selections(ordered, k, seed)
+        warm = second_round(out, pool, k, steps=steps, seed=seed)
+        chosen.update(warm["selections"])
+        warm_edits.append(warm["against_edits"])
+        for arm, ids in chosen.items():
             rows = [by_id[i] for i in ids]
-            arms[arm]["selections"].append(selection_stats(rows))
+            arms[arm]["selections"].append(dict(selection_stats(rows), doc_ids=ids))
             gold = write_lines(out / f"gold-{arm}-{seed}.jsonl", rows)
             log(f"{arm}, seed {seed}: {len(rows)} documents")
             run = train_and_score(gold, out / f"model-{arm}-{seed}", steps=steps, seed=seed, data=out)
             arms[arm]["runs"].append(run)
     for a in arms.values():
         a["f1"], a["edits"] = spread(a["runs"]), spread(a["runs"], "edits")
+    arms["warm-uncertainty"]["against_edits"] = warm_edits
     return arms
 
 
