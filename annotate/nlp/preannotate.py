@@ -22,7 +22,7 @@ from annotate.nlp.pieces import Bounds, cut, join
 from annotate.nlp.pipelines import LoadedPipeline, load
 from annotate.nlp.relation_rules import RelationRule, build_rules, find_relations, rules_needs
 from annotate.nlp.uncertainty import Scorer, scorer_for
-from annotate.recipe import Recipe
+from annotate.recipe import Recipe, recipe_label_of
 from annotate.records.model import Record, Relation, Span
 from annotate.workers import can_fork, map_in_order
 
@@ -118,9 +118,7 @@ def _candidates(
             for ent in doc.ents:
                 if (ent.start, ent.end, ent.label_) in preset:
                     continue
-                label = (
-                    label_map.get(ent.label_) if label_map else (ent.label_ if ent.label_ in labels else None)
-                )
+                label = recipe_label_of(ent.label_, label_map, labels)
                 if label is None:
                     summary.dropped_labels[ent.label_] += 1
                     continue

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from annotate.errors import DataError
+from annotate.recipe.model import recipe_label_of
 from annotate.records.model import Record
 
 if TYPE_CHECKING:
@@ -176,9 +177,7 @@ class Scorer:
 
     def recipe_label(self, label: str) -> str | None:
         """Return the recipe label of a model label, or None if the recipe does not take it."""
-        if self.label_map:
-            return self.label_map.get(label)
-        return label if label in self.labels else None
+        return recipe_label_of(label, self.label_map, self.labels)
 
 
 def scorer_for(
@@ -199,10 +198,8 @@ def scorer_for(
         if BEAM_SCORER not in nlp.pipe_names:
             nlp.add_pipe(BEAM_SCORER, before="ner")
         model_labels = set(getattr(nlp.get_pipe("ner"), "labels", ()))
-        judged = (
-            frozenset(label_map[x] for x in model_labels if x in label_map)
-            if label_map
-            else frozenset(model_labels & labels)
+        judged = frozenset(
+            mapped for x in model_labels if (mapped := recipe_label_of(x, label_map, labels)) is not None
         )
     return Scorer(label_map, labels, judged, list(pattern_keys), model_source, trim)
 

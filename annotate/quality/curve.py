@@ -32,6 +32,8 @@ from annotate.quality.train import (
     DEFAULT_MAX_STEPS,
     MODEL_BEST,
     StepListener,
+    as_base_labels,
+    base_labels,
     build_config,
     check_options,
     export_corpus,
@@ -188,7 +190,10 @@ def train_curve(
     records, dropped = gold_records(gold_path, recipe)
     register_logger()
     with atomic_dir(out_dir, force=force) as tmp:
-        corpus = export_corpus(records, tmp / "corpus", gold_path, recipe=recipe, dev=dev, seed=seed)
+        trained_as = base_labels(recipe) if base is not None else {}
+        corpus = export_corpus(
+            as_base_labels(records, trained_as), tmp / "corpus", gold_path, recipe=recipe, dev=dev, seed=seed
+        )
         sizes = step_sizes(corpus.train_docs, fractions, gold_path)
         subsets = _subsets(corpus.train_path, sizes, recipe.lang, tmp / "corpus", seed)
         points = []

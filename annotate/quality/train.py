@@ -21,7 +21,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,8 @@ class TrainResult:
     dropped_labels: Counter[str] = field(default_factory=Counter)
     base: str | None = None
     warnings: list[str] = field(default_factory=list)
+    # Recipe label -> the base pipeline's label it was trained as (see base_labels).
+    trained_as: dict[str, str] = field(default_factory=dict)
 
     @property
     def model_best(self) -> Path:
@@ -77,6 +79,7 @@ class TrainResult:
             "seconds": round(self.seconds, 1),
             "dev_scores": self.scores,
             "dropped_labels": dict(sorted(self.dropped_labels.items())),
+            "trained_as": dict(sorted(self.trained_as.items())),
             "warnings": self.warnings,
         }
 
@@ -114,6 +117,32 @@ def keep_recipe_labels(records: Iterable[Record], labels: Iterable[str]) -> tupl
         rels = [r for r in rec.relations if r.head in ids and r.tail in ids]
         out.append(rec.with_annotations(ents, rels))
     return out, dropped
+
+
+def base_labels(recipe: Recipe) -> dict[str, str]:
+    """Return the base pipeline's label to train each recipe label as, from the recipe's label map.
+
+    A base pipeline's NER already tells ``ORG`` apart; training ``ORGANISATION`` as ``ORG`` keeps
+    what it knows instead of starting a new label from zero, and the recipe's label map, which
+    pre-annotation applies to the trained pipeline, maps it back. Where several model labels map
+    to one recipe label, the first in the map is taken (``GPE`` before ``LOC`` for ``LOCATION``).
+    """
+    out: dict[str, str] = {}
+    for model_label, label in (recipe.pipeline.label_map if recipe.pipeline is not None else {}).items():
+        out.setdefault(label, model_label)
+    return out
+
+
+def as_base_labels(records: list[Record], names: dict[str, str]) -> list[Record]:
+    """Return ``records`` with each span label renamed by ``names`` (recipe label -> base label)."""
+    if not names:
+        return records
+    return [
+        rec.with_annotations(
+            [replace(s, label=names.get(s.label, s.label)) for s in rec.entities], rec.relations
+        )
+        for rec in records
+    ]
 
 
 def build_config(
@@ -266,7 +295,8 @@ def train(
 ) -> TrainResult:
     """Export ``gold_path``, train an NER pipeline on it and return the :class:`TrainResult`.
 
-    Only the recipe's labels are trained; spans of other labels are dropped and counted.
+    Only the recipe's labels are trained; spans of other labels are dropped and counted. With
+    ``base`` and a recipe label map, spans are trained as the base's labels (:func:`base_labels`).
     Documents are split into train and dev by hash (``dev`` is the dev share; 0 trains on
     every document, once the settings are chosen on a dev split). The output directory
     appears only when training succeeded.
@@ -274,11 +304,14 @@ def train(
     check_options(max_steps, dev, no_dev=True)
     check_writable(out_dir, force=force)
     records, dropped = gold_records(gold_path, recipe)
+    trained_as = base_labels(recipe) if base is not None else {}
     register_logger()
     started = time.perf_counter()
     steps = StepListener(progress)
     with atomic_dir(out_dir, force=force) as tmp:
-        corpus = export_corpus(records, tmp / "corpus", gold_path, recipe=recipe, dev=dev, seed=seed)
+        corpus = export_corpus(
+            as_base_labels(records, trained_as), tmp / "corpus", gold_path, recipe=recipe, dev=dev, seed=seed
+        )
         config = build_config(
             lang=recipe.lang,
             train_path=corpus.train_path,
@@ -301,6 +334,7 @@ def train(
             dropped_labels=dropped,
             base=base,
             warnings=corpus.warnings,
+            trained_as={k: v for k, v in trained_as.items() if k != v},
         )
         _save(tmp, result, log)
     return result
@@ -373,6 +407,9 @@ def format_summary(result: TrainResult) -> str:
     if result.dropped_labels:
         dropped = ", ".join(f"{k} {v}" for k, v in result.dropped_labels.most_common())
         lines.append(f"spans dropped (label not in the recipe): {dropped}")
+    if result.trained_as:
+        renamed = ", ".join(f"{k} as {v}" for k, v in sorted(result.trained_as.items()))
+        lines.append(f"trained in the base's labels ({renamed}): the recipe's label map maps them back")
     for w in result.warnings:
         lines.append(f"warning: {w}")
     lines.append(f"pipeline: {result.model_best}")

@@ -6,7 +6,14 @@ relation-rule kinds a recipe may declare, with their checks, :mod:`annotate.reci
 """
 
 from annotate.recipe.load import CONFLICT_POLICIES, SOURCE_KINDS, load_recipe
-from annotate.recipe.model import BLANK_PREFIX, EntityLabel, PipelineSource, Recipe, RelationType
+from annotate.recipe.model import (
+    BLANK_PREFIX,
+    EntityLabel,
+    PipelineSource,
+    Recipe,
+    RelationType,
+    recipe_label_of,
+)
 
 __all__ = [
     "BLANK_PREFIX",
@@ -17,4 +24,5 @@ __all__ = [
     "Recipe",
     "RelationType",
     "load_recipe",
+    "recipe_label_of",
 ]

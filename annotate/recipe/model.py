@@ -8,6 +8,7 @@ and their checks are :mod:`annotate.recipe.rules`, the engine that runs them is
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,18 @@ class PipelineSource:
 
     names: tuple[str, ...]
     label_map: dict[str, str] = field(default_factory=dict)
+
+
+def recipe_label_of(model_label: str, label_map: Mapping[str, str], labels: Collection[str]) -> str | None:
+    """Return the recipe label of a pipeline's label, or None when the recipe does not take it.
+
+    The label map decides for the labels it names; a label it does not name is taken as itself
+    when it is a recipe label (what ``annotate train --base`` writes for recipe labels the base
+    pipeline had none for), and dropped otherwise.
+    """
+    if model_label in label_map:
+        return label_map[model_label]
+    return model_label if model_label in labels else None
 
 
 @dataclass(frozen=True)
