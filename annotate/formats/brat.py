@@ -56,12 +56,6 @@ def brat_label(label: str) -> str:
     return re.sub(r"\s", "_", label) or "_"
 
 
-def file_stems(doc_ids: Sequence[str]) -> list[str]:
-    """Return one distinct file stem per doc id: the id itself when safe, else ``doc<n>``."""
-    used: set[str] = set()
-    return [next_stem(doc_id, n, used) for n, doc_id in enumerate(doc_ids)]
-
-
 def next_stem(doc_id: str, n: int, used: set[str]) -> str:
     """Return the stem of the ``n``-th doc id (from 0) not in ``used``, and add it there."""
     stem = doc_id if _SAFE_NAME.match(doc_id) and not doc_id.endswith(".") else f"doc{n:05d}"

@@ -61,10 +61,6 @@ class Summary:
     pieced: int = 0  # documents pre-annotated in pieces
     seconds: float = 0.0
 
-    @property
-    def docs_per_second(self) -> float:
-        return self.docs / self.seconds if self.seconds > 0 else 0.0
-
 
 @dataclass
 class Run:
