@@ -130,8 +130,9 @@ def local_cluster_row(cfg: Any, articles: Path, n: int) -> Row:
     return _guard(row, body)
 
 
-def _speed_row(cfg: Any, articles: Path, n: int, two: str, one: str) -> Row:
-    """2 warm workers against 1 on ``articles`` (``n`` documents), fresh client processes."""
+def _speed_row(cfg: Any, articles: Path, n: int, two: str, one: str, client_cpu: list[float]) -> Row:
+    """2 warm workers against 1 on ``articles`` (``n`` documents), fresh client processes; the
+    client's CPU seconds with 2 workers go to ``client_cpu``."""
     speed = Row(
         f"dask: scheduler + 2 workers vs 1 ({n:,} docs)",
         "`--scheduler ADDRESS`, 2 `dask worker --nthreads 1`",
@@ -154,6 +155,7 @@ def _speed_row(cfg: Any, articles: Path, n: int, two: str, one: str) -> Row:
                 )
             speed.ours_s.append(times[two].seconds)
             speed.base_s.append(times[one].seconds)
+            client_cpu.append(times[two].cpu_seconds)
             speedups.append(times[one].seconds / times[two].seconds)
             _same(two_out, one_out)
             log(
@@ -174,6 +176,20 @@ def _speed_row(cfg: Any, articles: Path, n: int, two: str, one: str) -> Row:
     return _guard(speed, body)
 
 
+def _client_share(cpu: dict[int, float], *, n: int, seconds: float) -> str:
+    """What the client's CPU on two sizes says about how many worker cores one client feeds."""
+    (n1, c1), (n2, c2) = sorted(cpu.items())
+    if c2 - c1 < 0.2:
+        return f"Client CPU: {c1:.1f} s on {n1:,} docs, {c2:.1f} s on {n2:,}: too close to tell a share."
+    per_doc = (c2 - c1) / (n2 - n1)
+    worker_core = seconds * 2 / n  # worker-core seconds per document, 2 workers
+    return (
+        f"Client CPU: {c1:.1f} s on {n1:,} docs, {c2:.1f} s on {n2:,}, that is {per_doc * 1000:.1f} ms "
+        f"a document beyond its start-up, against about {worker_core * 1000:.0f} ms of a worker core: "
+        f"one client core keeps about {worker_core / per_doc:,.0f} worker cores busy."
+    )
+
+
 def cluster_rows(
     cfg: Any,
     sizes_speed: list[tuple[Path, int]],
@@ -191,9 +207,15 @@ def cluster_rows(
     )
     rows: list[Row] = []
 
+    cpu: dict[int, float] = {}
     with dask_cluster(2) as two, dask_cluster(1) as one:
         for articles, n in sizes_speed:
-            rows.append(_speed_row(cfg, articles, n, two, one))
+            client_cpu: list[float] = []
+            rows.append(_speed_row(cfg, articles, n, two, one, client_cpu))
+            if client_cpu:
+                cpu[n] = median(client_cpu)
+        if len(cpu) == 2 and rows[-1].ours_s:
+            rows[-1].note += " " + _client_share(cpu, n=sizes_speed[-1][1], seconds=median(rows[-1].ours_s))
 
         def mem_body(_: Row) -> None:
             ratios, s_mb, b_mb = [], [], []
