@@ -143,13 +143,13 @@ def test_local_workers_are_forked_with_the_clients_pipeline_and_a_killed_one_com
         run = preannotate(RE3D, recipe, batch_size=2, batches=source)
         records = iter(run.records)
         first = [next(records) for _ in range(4)]  # the workers are up and have done batches
-        held = source.client.run(_held_pipelines)
+        held = source.cluster.client.run(_held_pipelines)
         assert sorted(held.values()) == [[id(run.pipeline.nlp)]] * 2
-        pids = source.client.run(os.getpid)
+        pids = source.cluster.client.run(os.getpid)
         victim = sorted(pids)[0]
         os.kill(pids[victim], signal.SIGKILL)
         write_records(str(out), [*first, *records])
-        assert len(source.client.nthreads()) == 2  # the nanny started it again
+        assert len(source.cluster.client.nthreads()) == 2  # the nanny started it again
     assert out.read_bytes() == one_process["re3d"]
 
 

@@ -34,8 +34,12 @@ OTHER_KINDS = {
 
 def read(options: ConvertOptions, ledger: Ledger) -> Iterator[Record]:
     """Yield one record per ``.txt``/``.ann`` pair of every input (a folder, or files)."""
+    doc_ids: dict[Path, dict[str, str]] = {}  # each folder's doc_ids.json, read once
     for txt, ann in pairs(options.inputs):
-        yield document_record(txt, ann, ledger)
+        if txt.parent not in doc_ids:
+            doc_ids[txt.parent] = read_doc_ids(txt.parent)
+        doc_id = doc_ids[txt.parent].get(txt.stem, txt.stem)
+        yield document_record(txt, ann, ledger, doc_id=doc_id)
 
 
 def pairs(inputs: tuple[Path, ...]) -> list[tuple[Path, Path]]:
@@ -57,16 +61,12 @@ def pairs(inputs: tuple[Path, ...]) -> list[tuple[Path, Path]]:
     return list(out.items())
 
 
-def doc_id_of(txt: Path) -> str:
-    """Return the doc id our brat export recorded for this file (``doc_ids.json``), else its stem."""
-    return read_doc_ids(txt.parent).get(txt.stem, txt.stem)
-
-
-def document_record(txt: Path, ann_path: Path, ledger: Ledger) -> Record:
-    """Return the record of one brat document."""
+def document_record(txt: Path, ann_path: Path, ledger: Ledger, *, doc_id: str) -> Record:
+    """Return the record of one brat document (``doc_id``: what our brat export recorded for
+    it in ``doc_ids.json``, else the file's stem)."""
     text, ann = read_document(txt, ann_path)
     name = str(ann_path)
-    b = RecordBuilder(text, doc_id=doc_id_of(txt), path=name, line=None, ledger=ledger)
+    b = RecordBuilder(text, doc_id=doc_id, path=name, line=None, ledger=ledger)
     kept: dict[str, list[Any]] = {}
     discontinuous = add_spans(b, ann, kept, ledger)
     add_relations(b, ann, discontinuous, kept, ledger)

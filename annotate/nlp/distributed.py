@@ -79,7 +79,6 @@ class ClusterBatches:
 
     def __init__(self, cluster: Cluster, spec: WorkSpec, *, done: DoneBatches | None) -> None:
         self.cluster = cluster
-        self.client = cluster.client
         self.blob = spec.to_bytes()
         self.done = done
         self.leftovers = 0  # partial outputs of a killed run removed by --resume
@@ -94,7 +93,7 @@ class ClusterBatches:
 
     def _check_workers(self) -> dict[str, dict[str, Any]]:
         """In a thread: every worker's fingerprint (or error), by worker address."""
-        reports: dict[str, dict[str, Any]] = self.client.run(check_worker, self.blob)
+        reports: dict[str, dict[str, Any]] = self.cluster.client.run(check_worker, self.blob)
         return reports
 
     def _fork_workers(self, pipe: LoadedPipeline) -> None:
@@ -121,7 +120,7 @@ class ClusterBatches:
         # one another, and if every worker holding it dies, the scheduler runs the task again
         # (data scattered to the workers would be gone with them, and every batch after it).
         try:
-            blob = self.client.submit(spec_bytes, self.blob, pure=False)
+            blob = self.cluster.client.submit(spec_bytes, self.blob, pure=False)
         except (OSError, TimeoutError, concurrent.futures.CancelledError) as e:
             raise self._lost(e) from None
         key = hashlib.sha256(self.blob + json.dumps(expected, sort_keys=True).encode()).hexdigest()
@@ -159,7 +158,7 @@ class ClusterBatches:
                 digest = batch_digest(key, texts)
                 done = self.done.get(digest) if self.done is not None else None
                 if done is None:
-                    done = self.client.submit(annotate_batch, blob, expected, texts, pure=False)
+                    done = self.cluster.client.submit(annotate_batch, blob, expected, texts, pure=False)
                 in_flight.append((texts, digest, done))
                 while len(in_flight) >= self.window:
                     yield self._collect(*in_flight.popleft(), expected)
