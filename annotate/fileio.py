@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import io
 import json
 import os
@@ -81,6 +82,17 @@ def atomic_write(
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def leftover_temp_files(path: str | os.PathLike[str]) -> list[Path]:
+    """Return the temp files :func:`atomic_write` left beside ``path``: a process killed with
+    SIGKILL (or a machine that went down) runs no cleanup. Only a caller that knows no other
+    process writes ``path`` may remove them (``preannotate --resume`` does)."""
+    target = Path(path)
+    if not target.parent.is_dir():
+        return []
+    pattern = f".{glob.escape(target.name)}.*.tmp"
+    return sorted(p for p in target.parent.glob(pattern) if p.is_file() and not p.is_symlink())
 
 
 @contextlib.contextmanager

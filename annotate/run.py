@@ -342,12 +342,16 @@ def _validate(gold: Path, out: Path, recipe: Any, n_gold: int, force: bool, hook
 
 
 def _export(gold: Path, out_dir: Path, recipe: Any, n_gold: int, force: bool, hooks: Hooks) -> Any:
-    from annotate.export import export
+    from annotate.export import ExportOptions, export
 
     with hooks.progress("exporting", n_gold) as advance:
         # _validate has just checked this file and stops the job on any error.
         report = export(
-            gold, out_dir, to=EXPORT_FORMATS, recipe=recipe, force=force, validate=False, progress=advance
+            gold,
+            out_dir,
+            ExportOptions(to=EXPORT_FORMATS, recipe=recipe, force=force),
+            validate=False,
+            progress=advance,
         )
     splits = ", ".join(f"{name} {n}" for name, n in report.split_docs.items())
     hooks.say(f"exported {' + '.join(EXPORT_FORMATS)} ({splits}) -> {out_dir}")

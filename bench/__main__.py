@@ -35,6 +35,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--docs", type=int, help="tasks for the push, pull and validate rows (default 1000)")
     p.add_argument("--pre-docs", type=int, help="articles for the pre-annotation rows (default 300)")
+    p.add_argument(
+        "--cluster-docs", type=int, help="articles for the bigger dask 2-against-1 worker row (default 1000)"
+    )
     p.add_argument("--sample", type=int, help="docs for the one-call-per-span baseline (default 50)")
     p.add_argument(
         "--mem-docs",
@@ -73,6 +76,7 @@ def config(a: argparse.Namespace, workdir: Path) -> Config:
         mem_runs=a.mem_runs or pick(a.runs, 3, 1),
         docs=docs,
         pre_docs=pick(a.pre_docs, 300, 10),
+        cluster_docs=pick(a.cluster_docs, 1000, 20),
         sample=min(docs, pick(a.sample, 50, 5)),
         mem_small=small,
         mem_big=big,

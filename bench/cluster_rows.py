@@ -122,63 +122,100 @@ def local_cluster_row(cfg: Any, articles: Path, n: int) -> Row:
         row.value = median(ratios)
         row.passed = row.value <= 1.15
         row.note = (
-            "both fresh processes, start-up included: local:2 starts a scheduler and 2 worker "
-            "processes (spawned, each loads the pipeline), --n-process forks 2 workers after "
-            "loading it once; outputs byte-identical."
+            "both fresh processes, start-up included: local:2 starts a scheduler and forks 2 "
+            "Dask workers once the pipeline is loaded, --n-process forks 2 plain workers; "
+            "outputs byte-identical."
         )
 
     return _guard(row, body)
 
 
-def cluster_rows(
-    cfg: Any, articles: Path, n: int, small: Path, big: Path, sizes: tuple[int, int]
-) -> list[Row]:
+def _speed_row(cfg: Any, articles: Path, n: int, two: str, one: str, client_cpu: list[float]) -> Row:
+    """2 warm workers against 1 on ``articles`` (``n`` documents), fresh client processes; the
+    client's CPU seconds with 2 workers go to ``client_cpu``."""
     speed = Row(
-        f"dask: scheduler + 2 workers vs 1 ({n} docs)",
+        f"dask: scheduler + 2 workers vs 1 ({n:,} docs)",
         "`--scheduler ADDRESS`, 2 `dask worker --nthreads 1`",
         "the same with 1 worker",
         "≥ 1.7× faster",
         unit="× faster",
     )
+    two_out, one_out = cfg.workdir / f"dask-2w-{n}.jsonl", cfg.workdir / f"dask-1w-{n}.jsonl"
+    speedups: list[float] = []
+
+    def body(_: Row) -> None:
+        for address, out in ((two, two_out), (one, one_out)):  # warm: the workers load the pipeline
+            run_proc(ours.preannotate_cmd(articles, out, cfg, "--scheduler", address), env=_env())
+        for i in range(cfg.runs):
+            order = [(two, two_out), (one, one_out)][:: -1 if i % 2 else 1]
+            times = {}
+            for address, out in order:
+                times[address] = run_proc(
+                    ours.preannotate_cmd(articles, out, cfg, "--scheduler", address), env=_env()
+                )
+            speed.ours_s.append(times[two].seconds)
+            speed.base_s.append(times[one].seconds)
+            client_cpu.append(times[two].cpu_seconds)
+            speedups.append(times[one].seconds / times[two].seconds)
+            _same(two_out, one_out)
+            log(
+                f"dask cluster run {i + 1} ({n} docs): 2 workers {times[two].seconds:.1f}s, "
+                f"1 worker {times[one].seconds:.1f}s"
+            )
+        speed.value = median(speedups)
+        speed.passed = speed.value >= 1.7
+        per_core = n / median(speed.ours_s) * 3600 / 2
+        cores = len(os.sched_getaffinity(0))
+        speed.note = (
+            f"warm workers, fresh client processes (start-up included); the client runs on the "
+            f"same {cores} cores as the workers. 2 workers: {n / median(speed.ours_s):.1f} docs/s, "
+            f"{per_core:,.0f} docs/hour per worker core; 1 worker: "
+            f"{n / median(speed.base_s) * 3600:,.0f} docs/hour."
+        )
+
+    return _guard(speed, body)
+
+
+def _client_share(cpu: dict[int, float], *, n: int, seconds: float) -> str:
+    """What the client's CPU on two sizes says about how many worker cores one client feeds."""
+    (n1, c1), (n2, c2) = sorted(cpu.items())
+    if c2 - c1 < 0.2:
+        return f"Client CPU: {c1:.1f} s on {n1:,} docs, {c2:.1f} s on {n2:,}: too close to tell a share."
+    per_doc = (c2 - c1) / (n2 - n1)
+    worker_core = seconds * 2 / n  # worker-core seconds per document, 2 workers
+    return (
+        f"Client CPU: {c1:.1f} s on {n1:,} docs, {c2:.1f} s on {n2:,}, that is {per_doc * 1000:.1f} ms "
+        f"a document beyond its start-up, against about {worker_core * 1000:.0f} ms of a worker core: "
+        f"one client core keeps about {worker_core / per_doc:,.0f} worker cores busy."
+    )
+
+
+def cluster_rows(
+    cfg: Any,
+    sizes_speed: list[tuple[Path, int]],
+    small: Path,
+    big: Path,
+    sizes: tuple[int, int],
+) -> list[Row]:
+    """The 2-against-1 worker rows on each of ``sizes_speed`` (articles, count), then the
+    client's memory on ``big`` against ``small``."""
     mem = Row(
         f"dask: client peak RSS {sizes[1]:,} vs {sizes[0]:,} docs",
         f"the client of `--scheduler ADDRESS` (2 workers) on {sizes[1]:,}",
         f"the same on {sizes[0]:,}",
         "≤ 1.3×",
     )
-    two_out, one_out = cfg.workdir / "dask-2w.jsonl", cfg.workdir / "dask-1w.jsonl"
-    speedups: list[float] = []
+    rows: list[Row] = []
 
+    cpu: dict[int, float] = {}
     with dask_cluster(2) as two, dask_cluster(1) as one:
-
-        def speed_body(_: Row) -> None:
-            for address, out in ((two, two_out), (one, one_out)):  # warm: the workers load the pipeline
-                run_proc(ours.preannotate_cmd(articles, out, cfg, "--scheduler", address), env=_env())
-            for i in range(cfg.runs):
-                order = [(two, two_out), (one, one_out)][:: -1 if i % 2 else 1]
-                times = {}
-                for address, out in order:
-                    times[address] = run_proc(
-                        ours.preannotate_cmd(articles, out, cfg, "--scheduler", address), env=_env()
-                    )
-                speed.ours_s.append(times[two].seconds)
-                speed.base_s.append(times[one].seconds)
-                speedups.append(times[one].seconds / times[two].seconds)
-                _same(two_out, one_out)
-                log(
-                    f"dask cluster run {i + 1}: 2 workers {times[two].seconds:.1f}s, "
-                    f"1 worker {times[one].seconds:.1f}s"
-                )
-            speed.value = median(speedups)
-            speed.passed = speed.value >= 1.7
-            per_core = n / median(speed.ours_s) * 3600 / 2
-            cores = len(os.sched_getaffinity(0))
-            speed.note = (
-                f"warm workers, fresh client processes; the client runs on the same {cores} "
-                f"cores as the workers. 2 workers: {n / median(speed.ours_s):.1f} docs/s, "
-                f"{per_core:,.0f} docs/hour per worker core; 1 worker: "
-                f"{n / median(speed.base_s) * 3600:,.0f} docs/hour."
-            )
+        for articles, n in sizes_speed:
+            client_cpu: list[float] = []
+            rows.append(_speed_row(cfg, articles, n, two, one, client_cpu))
+            if client_cpu:
+                cpu[n] = median(client_cpu)
+        if len(cpu) == 2 and rows[-1].ours_s:
+            rows[-1].note += " " + _client_share(cpu, n=sizes_speed[-1][1], seconds=median(rows[-1].ours_s))
 
         def mem_body(_: Row) -> None:
             ratios, s_mb, b_mb = [], [], []
@@ -203,6 +240,5 @@ def cluster_rows(
                 f"(`--model {cfg.mem_model}`, as the other memory rows; the workers are other processes)."
             )
 
-        _guard(speed, speed_body)
         _guard(mem, mem_body)
-    return [speed, mem]
+    return [*rows, mem]

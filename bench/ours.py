@@ -115,7 +115,8 @@ def validate(path: Path, kind: str, recipe: Any) -> Any:
 
 
 def export(gold: Path, out_dir: Path, recipe: Any) -> Any:
+    from annotate.export import ExportOptions
     from annotate.export import export as _export
 
     shutil.rmtree(out_dir, ignore_errors=True)
-    return _export(gold, out_dir, to=("spacy",), recipe=recipe, force=True)
+    return _export(gold, out_dir, ExportOptions(to=("spacy",), recipe=recipe, force=True))

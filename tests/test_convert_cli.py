@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from annotate.cli import app
-from annotate.export import export
+from annotate.export import ExportOptions, export
 from annotate.formats.jsonl import read_records, write_records
 from annotate.records.model import Record
 
@@ -189,7 +189,7 @@ def test_our_brat_export_converts_back_to_the_same_records(tmp_path: Path) -> No
     ]
     src = tmp_path / "gold.jsonl"
     write_records(src, gold)
-    export(src, tmp_path / "exp", to=["brat"], split={"train": 1.0})
+    export(src, tmp_path / "exp", ExportOptions(to=["brat"], split={"train": 1.0}))
     back = converted(tmp_path, tmp_path / "exp" / "brat", source="brat")
     # brat holds no annotator: two annotators' records of one document come back as two
     # documents of that doc id, the second one suffixed (and counted) by convert.
@@ -207,7 +207,7 @@ def test_our_conll_export_converts_back_to_the_same_records(tmp_path: Path) -> N
         r.doc_id, r.annotator, r.confirmed = f"d{n}", "x", True
     src = tmp_path / "gold.jsonl"
     write_records(src, gold)
-    report = export(src, tmp_path / "exp", to=["conll"], split={"train": 1.0})
+    report = export(src, tmp_path / "exp", ExportOptions(to=["conll"], split={"train": 1.0}))
     back = converted(tmp_path, report.path("conll", "train"), source="conll")
     assert [keyed(r) for r in back] == [keyed(g) for g in gold]
 

@@ -11,7 +11,7 @@ from pushpull_helpers import annotation_view, read
 from annotate.convert.convert import convert
 from annotate.convert.options import ConvertOptions
 from annotate.doccano import DoccanoAPI
-from annotate.export import export
+from annotate.export import ExportOptions, export
 from annotate.formats.brat import read_brat_dir
 from annotate.formats.jsonl import write_records
 from annotate.recipe import EntityLabel, Recipe, RelationType
@@ -78,7 +78,7 @@ def test_converted_records_survive_push_pull_and_export(
     assert sorted(gold) == sorted(t.doc_id for t in tasks)
     for t in tasks:
         assert annotation_view(gold[t.doc_id]) == annotation_view(t)
-    exported = export(gold_path, tmp_path / "exp", to=["brat", "jsonl"], split={"train": 1.0})
+    exported = export(gold_path, tmp_path / "exp", ExportOptions(to=["brat", "jsonl"], split={"train": 1.0}))
     assert exported.balanced
     assert not exported.tallies["brat"].omissions
     back = {r.doc_id: r for r in read_brat_dir(exported.path("brat", "train"))}

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from spacy.tokens import DocBin
 
 from annotate.errors import DataError, OutputExistsError
-from annotate.export import FORMATS, export, export_records
+from annotate.export import FORMATS, ExportOptions, export, export_records
 from annotate.formats.brat import read_brat_dir
 from annotate.formats.conll import read_conll
 from annotate.formats.jsonl import write_records
@@ -83,7 +83,7 @@ def messy_records() -> list[Record]:
 def one_split(tmp_path: Path, name: str = "out", **kwargs: object):  # type: ignore[no-untyped-def]
     args: dict[str, object] = {"to": FORMATS, "split": "train=1"}
     args.update(kwargs)
-    return export_records(messy_records(), tmp_path / name, **args)  # type: ignore[arg-type]
+    return export_records(messy_records(), tmp_path / name, ExportOptions(**args))  # type: ignore[arg-type]
 
 
 def keyed(r: Record) -> tuple[list[tuple[int, int, int, str]], list[tuple[int, int, int, str]]]:
@@ -273,8 +273,8 @@ def test_only_confirmed_leaves_out_unconfirmed_documents_and_says_so(tmp_path: P
 def test_export_of_a_file_is_byte_deterministic_and_refuses_an_existing_dir(tmp_path: Path) -> None:
     gold = tmp_path / "gold.jsonl"
     write_records(gold, messy_records())
-    a = export(gold, tmp_path / "a", to=FORMATS)
-    export(gold, tmp_path / "b", to=FORMATS)
+    a = export(gold, tmp_path / "a", ExportOptions(to=FORMATS))
+    export(gold, tmp_path / "b", ExportOptions(to=FORMATS))
     files_a = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
     files_b = sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*") if p.is_file())
     assert files_a == files_b
@@ -282,8 +282,8 @@ def test_export_of_a_file_is_byte_deterministic_and_refuses_an_existing_dir(tmp_
         assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
     assert a.manifest["input"]["sha256"].startswith("sha256:") and a.manifest["input"]["records"] == 3
     with pytest.raises(OutputExistsError):
-        export(gold, tmp_path / "a", to=["jsonl"])
-    export(gold, tmp_path / "a", to=["jsonl"], force=True)
+        export(gold, tmp_path / "a", ExportOptions(to=["jsonl"]))
+    export(gold, tmp_path / "a", ExportOptions(to=["jsonl"], force=True))
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["jsonl", "manifest.json"]
 
 
@@ -311,9 +311,7 @@ def test_stratified_export_gives_each_split_its_share_of_a_rare_label(tmp_path: 
     report = export_records(
         [rec(n) for n in range(20)],
         tmp_path / "out",
-        to=["spacy", "conll"],
-        split="train=0.5,dev=0.5",
-        stratify=True,
+        ExportOptions(to=["spacy", "conll"], split="train=0.5,dev=0.5", stratify=True),
     )
     splits = report.manifest["counts"]["splits"]
     assert report.manifest["split"]["stratify"] is True
@@ -335,7 +333,7 @@ def test_brat_round_trip_is_exact_for_any_text_and_span(text: str, data: st.Data
     rels = [Relation(0, 0, len(spans) - 1, "r")]
     rec = Record(text=text, doc_id="p", entities=spans, relations=rels)
     with tempfile.TemporaryDirectory() as tmp:
-        report = export_records([rec], Path(tmp) / "out", to=["brat"], split="train=1")
+        report = export_records([rec], Path(tmp) / "out", ExportOptions(to=["brat"], split="train=1"))
         lost = {o.id for o in report.tallies["brat"].omissions if o.kind == "span"}
         # only spans made of nothing but line breaks cannot be brat spans
         assert all(not text[s.start : s.end].strip("\n\r\u2028") for s in spans if s.id in lost)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from annotate.export import ExportReport, export
+from annotate.export import ExportOptions, ExportReport, export
 from annotate.formats.brat import read_brat_dir
 from annotate.formats.conll import read_conll
 from annotate.formats.jsonl import read_records
@@ -28,7 +28,9 @@ def gold_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def exported(gold_file: Path) -> ExportReport:
-    return export(gold_file, gold_file.parent / "out", to=["spacy", "conll", "brat", "hf", "jsonl"])
+    return export(
+        gold_file, gold_file.parent / "out", ExportOptions(to=["spacy", "conll", "brat", "hf", "jsonl"])
+    )
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from spacy.tokens import DocBin
 
-from annotate.export import export, export_records
+from annotate.export import ExportOptions, export, export_records
 from annotate.export.writing import doc_tokens
 from annotate.formats import spacy_docbin
 from annotate.formats.alignment import align_span
@@ -39,9 +39,9 @@ def test_a_split_larger_than_a_shard_is_a_directory_of_docbins_that_reads_back_w
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     records = many_records(23)
-    plain = export_records(records, tmp_path / "plain", split="train=0.8,dev=0.2")
+    plain = export_records(records, tmp_path / "plain", ExportOptions(split="train=0.8,dev=0.2"))
     monkeypatch.setattr(spacy_docbin, "SHARD_DOCS", 4)
-    sharded = export_records(records, tmp_path / "sharded", split="train=0.8,dev=0.2")
+    sharded = export_records(records, tmp_path / "sharded", ExportOptions(split="train=0.8,dev=0.2"))
 
     assert plain.split_docs == sharded.split_docs
     train = sharded.path("spacy", "train")
@@ -175,8 +175,8 @@ def test_the_encoder_registry_is_read_once_while_writing_and_restored_after(
 
 
 def test_an_iterator_of_records_is_exported_like_a_list(tmp_path: Path) -> None:
-    a = export_records(iter(messy_records()), tmp_path / "a", to=["spacy", "jsonl"])
-    b = export_records(messy_records(), tmp_path / "b", to=["spacy", "jsonl"])
+    a = export_records(iter(messy_records()), tmp_path / "a", ExportOptions(to=["spacy", "jsonl"]))
+    b = export_records(messy_records(), tmp_path / "b", ExportOptions(to=["spacy", "jsonl"]))
     assert a.manifest == b.manifest
     assert (tmp_path / "a" / "jsonl" / "train.jsonl").read_bytes() == (
         tmp_path / "b" / "jsonl" / "train.jsonl"
@@ -186,8 +186,8 @@ def test_an_iterator_of_records_is_exported_like_a_list(tmp_path: Path) -> None:
 def test_export_without_validation_writes_the_same_but_records_no_validation(tmp_path: Path) -> None:
     gold = tmp_path / "gold.jsonl"
     write_records(gold, messy_records())
-    checked = export(gold, tmp_path / "checked", to=["conll", "brat"])
-    trusted = export(gold, tmp_path / "trusted", to=["conll", "brat"], validate=False)
+    checked = export(gold, tmp_path / "checked", ExportOptions(to=["conll", "brat"]))
+    trusted = export(gold, tmp_path / "trusted", ExportOptions(to=["conll", "brat"]), validate=False)
     assert "validation" in checked.manifest["input"]
     assert "validation" not in trusted.manifest["input"]
     assert trusted.manifest["input"]["records"] == 3
@@ -219,11 +219,11 @@ def test_a_small_file_is_parsed_once_and_a_large_one_twice_with_the_same_output(
 
     monkeypatch.setattr(validate_module, "open_binary", open_binary)
     monkeypatch.setattr(fileio, "open_text", open_text)
-    once = export(gold, tmp_path / "once", to=["spacy", "jsonl"])
+    once = export(gold, tmp_path / "once", ExportOptions(to=["spacy", "jsonl"]))
     assert opened == [str(gold)]  # the gate's reading, kept for pass 2 (the sha256 reads bytes)
     opened.clear()
     monkeypatch.setattr(plan_module, "KEEP_RECORDS", 2)
-    twice = export(gold, tmp_path / "twice", to=["spacy", "jsonl"])
+    twice = export(gold, tmp_path / "twice", ExportOptions(to=["spacy", "jsonl"]))
     assert opened == [str(gold), str(gold)]
     assert once.manifest == twice.manifest
     for part in ("jsonl/train.jsonl", "spacy/train.spacy"):

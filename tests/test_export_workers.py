@@ -12,7 +12,7 @@ import pytest
 from spacy.tokens import DocBin
 
 from annotate.errors import UsageError
-from annotate.export import export, export_records, plan, writing
+from annotate.export import ExportOptions, export, export_records, plan, writing
 from annotate.formats import spacy_docbin
 from annotate.formats.jsonl import write_records
 from annotate.formats.spacy_docbin import read_docbin
@@ -47,8 +47,8 @@ def test_workers_write_every_format_byte_for_byte_as_one_process(
 ) -> None:
     monkeypatch.setattr(writing, "CHUNK_DOCS", chunk)
     options = {"to": ALL, "split": "train=0.6,dev=0.2,test=0.2", "only_confirmed": only_confirmed}
-    one = export_records(records(), tmp_path / "one", **options)  # type: ignore[arg-type]
-    three = export_records(records(), tmp_path / "three", n_process=3, **options)  # type: ignore[arg-type]
+    one = export_records(records(), tmp_path / "one", ExportOptions(**options))  # type: ignore[arg-type]
+    three = export_records(records(), tmp_path / "three", ExportOptions(n_process=3, **options))  # type: ignore[arg-type]
     assert files(tmp_path / "three") == files(tmp_path / "one")
     assert three.manifest == one.manifest
     assert one.manifest["not_represented"] and one.manifest["alignment_changes"]
@@ -60,12 +60,12 @@ def test_workers_give_the_same_export_of_a_real_file_gated_and_read_twice(
 ) -> None:
     gold = tmp_path / "gold.jsonl"
     gold.write_bytes(b"".join(p.read_bytes() for p in RE3D))
-    export(gold, tmp_path / "one", to=ALL)
+    export(gold, tmp_path / "one", ExportOptions(to=ALL))
     # A file larger than KEEP_RECORDS is read again for pass 2, in this process.
     monkeypatch.setattr(plan, "KEEP_RECORDS", 10)
     monkeypatch.setattr(writing, "CHUNK_DOCS", 5)
     seen: list[int] = []
-    report = export(gold, tmp_path / "two", to=ALL, n_process=2, progress=seen.append)
+    report = export(gold, tmp_path / "two", ExportOptions(to=ALL, n_process=2), progress=seen.append)
     assert files(tmp_path / "two") == files(tmp_path / "one")
     assert sum(seen) == sum(report.split_docs.values()) == 71 and len(seen) > 1
 
@@ -76,8 +76,8 @@ def test_workers_fill_docbin_shards_as_one_process_does(
     monkeypatch.setattr(spacy_docbin, "SHARD_DOCS", 4)
     monkeypatch.setattr(writing, "CHUNK_DOCS", 3)
     recs = many_records(40)
-    one = export_records(recs, tmp_path / "one", split="train=0.7,dev=0.3")
-    two = export_records(recs, tmp_path / "two", split="train=0.7,dev=0.3", n_process=2)
+    one = export_records(recs, tmp_path / "one", ExportOptions(split="train=0.7,dev=0.3"))
+    two = export_records(recs, tmp_path / "two", ExportOptions(split="train=0.7,dev=0.3", n_process=2))
     assert two.manifest == one.manifest
     for split in one.split_docs:
         a, b = one.path("spacy", split), two.path("spacy", split)
@@ -93,7 +93,7 @@ def test_workers_fill_docbin_shards_as_one_process_does(
 
 def test_n_process_must_be_at_least_one(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="at least 1"):
-        export_records(many_records(2), tmp_path / "out", n_process=0)
+        export_records(many_records(2), tmp_path / "out", ExportOptions(n_process=0))
     assert not (tmp_path / "out").exists()
 
 

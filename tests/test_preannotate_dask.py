@@ -119,6 +119,40 @@ def test_a_local_cluster_of_two_processes_gives_the_bytes_of_one(
     assert not parts_folder(str(out)).exists()  # the done batches go once the output is written
 
 
+def _held_pipelines() -> list[int]:
+    """On a worker: the ids of the pipelines in its cache (an object's id is its address, which
+    a forked process shares with its parent)."""
+    from annotate.nlp import dask_worker
+
+    return [id(built.nlp) for built in dask_worker._BUILT.values()]
+
+
+def test_local_workers_are_forked_with_the_clients_pipeline_and_a_killed_one_comes_back(
+    one_process: dict[str, bytes], tmp_path: Path
+) -> None:
+    """local:N forks its workers once the client's pipeline is loaded: they hold that very
+    pipeline. One killed mid-run is started again by its nanny (spawned: it builds the
+    pipeline from the spec) and the output is still the bytes of one process."""
+    from annotate.formats.jsonl import write_records
+    from annotate.nlp.distributed import on_cluster
+    from annotate.nlp.preannotate import preannotate
+
+    recipe = load_recipe(NEWS)
+    out = tmp_path / "local.jsonl"
+    with on_cluster("local:2", recipe, model=None, uncertainty=False, out=str(out), resume=False) as source:
+        run = preannotate(RE3D, recipe, batch_size=2, batches=source)
+        records = iter(run.records)
+        first = [next(records) for _ in range(4)]  # the workers are up and have done batches
+        held = source.cluster.client.run(_held_pipelines)
+        assert sorted(held.values()) == [[id(run.pipeline.nlp)]] * 2
+        pids = source.cluster.client.run(os.getpid)
+        victim = sorted(pids)[0]
+        os.kill(pids[victim], signal.SIGKILL)
+        write_records(str(out), [*first, *records])
+        assert len(source.cluster.client.nthreads()) == 2  # the nanny started it again
+    assert out.read_bytes() == one_process["re3d"]
+
+
 @pytest.mark.parametrize("data", ["corpus", "re3d", "uncertainty", "pieces"])
 def test_a_scheduler_and_two_workers_give_the_bytes_of_one(
     data: str, cluster: DaskCluster, one_process: dict[str, bytes], tmp_path: Path
@@ -182,6 +216,49 @@ def test_a_worker_with_another_pipeline_version_is_refused(tmp_path: Path) -> No
         c.stop()
 
 
+def test_the_only_worker_killed_and_another_started_still_gives_the_bytes_of_one(
+    one_process: dict[str, bytes], tmp_path: Path
+) -> None:
+    """Every worker that held the work spec is gone: the cluster makes it again for the new one."""
+    c = start_cluster(tmp_path / "cluster", workers=1)
+    try:
+        out = tmp_path / "replaced.jsonl"
+        client = start_client(*RE3D, "--out", str(out), "--scheduler", c.address, "--batch-size", "2")
+        wait_for_parts(out, 2, client)
+        kill_group(c.workers[0])
+        c.start_worker("replacement")
+        _, stderr = client.communicate(timeout=300)
+        assert client.returncode == 0, stderr
+        assert out.read_bytes() == one_process["re3d"]
+    finally:
+        c.stop()
+
+
+def test_a_worker_of_another_version_that_joins_mid_run_is_refused(tmp_path: Path) -> None:
+    """The check before the work sees one worker; another, with another version of the pipeline,
+    joins while the run is paused, and the first is killed: the batches it gets are refused."""
+    c = start_cluster(tmp_path / "cluster", workers=1)
+    try:
+        out = tmp_path / "late.jsonl"
+        client = start_client(*RE3D, "--out", str(out), "--scheduler", c.address, "--batch-size", "1")
+        wait_for_parts(out, 2, client)
+        good = c.workers[0]
+        os.killpg(good.pid, signal.SIGSTOP)  # the run waits on it
+        other = other_version_of_pipeline(tmp_path / "other-model", MODEL, "3.8.1")
+        c.start_worker("late", PYTHONPATH=str(other))
+        c.wait_for_workers(2)
+        kill_group(good)  # what it held, and all that is left, goes to the late worker
+        _, stderr = client.communicate(timeout=300)
+        assert client.returncode == 2, stderr
+        line = next(x for x in stderr.splitlines() if x.startswith("error:"))
+        assert "[E232] Dask worker tcp://127.0.0.1:" in line
+        assert f"pipeline {MODEL}@3.8.1 (this client: {MODEL}@3.8.0)" in line
+        assert "Traceback" not in stderr
+        assert not out.exists() and list(tmp_path.glob(".late.jsonl.*")) == []
+    finally:
+        c.stop()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -227,11 +304,13 @@ def test_resume_after_the_client_is_killed_writes_the_identical_file(
     assert not out.exists()
     kept = len(list(parts_folder(str(out)).glob("*.json")))
     assert kept >= 4
-    for tmp in tmp_path.glob(".resumed.jsonl.*.tmp"):
-        tmp.unlink()  # what a kill -9 leaves of the atomic writer: never the output itself
+    # What a kill -9 leaves of the atomic writer (never the output itself): --resume removes it.
+    assert len(list(tmp_path.glob(".resumed.jsonl.*.tmp"))) == 1
     r = annotate(*args, "--resume")
     assert r.returncode == 0, r.stderr
+    assert "resumed: removed the partial output the killed run left (1 temp file(s))" in r.stderr
     assert f"resumed: {kept} batches taken from" in r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["resumed.jsonl"]
     assert out.read_bytes() == one_process["re3d"]
     assert not parts_folder(str(out)).exists()
 

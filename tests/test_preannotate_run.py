@@ -154,7 +154,7 @@ def test_a_worker_that_dies_is_a_clear_error_not_a_hang(corpus: Path, tmp_path: 
         "import annotate.nlp.preannotate as P\n"
         "def dying(nlp, texts):\n"
         "    os._exit(9)\n"
-        "P._forked_task = dying\n"
+        "P.batch_annotations = dying\n"
         "from annotate.cli import app\n"
         "app(sys.argv[1:])\n",
         encoding="utf-8",

@@ -24,7 +24,7 @@ from annotate.doccano import DoccanoAPI, connect
 from annotate.errors import ProjectConflict
 from annotate.formats.jsonl import read_records
 from annotate.records.model import Record, Span
-from annotate.sync.pull import pull
+from annotate.sync.pull import PullOptions, pull
 from annotate.sync.push import PushOptions, push
 
 RECIPE = PUSHPULL / "recipe.toml"
@@ -99,7 +99,7 @@ def test_re3d_round_trip_keeps_overlapping_entities_and_all_relations(
         if a is not b
     ), "re3d must contain overlapping entities for this test to mean anything"
     out = tmp_path / "gold.jsonl"
-    rep = pull(doccano_api, project=proj["id"], out=out, method=method)
+    rep = pull(doccano_api, project=proj["id"], out=out, options=PullOptions(method=method))
     assert rep.method == method
     gold = read(out)
     assert len(gold) == 71
@@ -182,7 +182,7 @@ def test_human_edit_shows_in_pull_and_update_replaces_only_untouched_examples(
     assert gold["u3"].confirmed is True and gold["u1"].confirmed is False
 
     per = tmp_path / "per.jsonl"
-    pull(doccano_api, project=pid, out=per, per_annotator=True)
+    pull(doccano_api, project=pid, out=per, options=PullOptions(per_annotator=True))
     mine = [g for g in read(per) if g.annotator == annotator.username]
     assert [(g.doc_id, [s.key for s in g.entities]) for g in mine if g.doc_id == "u1"] == [
         ("u1", [(start, start + 4, "PERSON")])
@@ -348,7 +348,7 @@ def test_only_approved_pulls_confirmed_examples(
     doccano_api._request("POST", f"projects/{pid}/examples/{ex['id']}/states", json={}, expected=(201,))
     for method in ("rest", "export"):
         out = tmp_path / f"approved-{method}.jsonl"
-        pull(doccano_api, project=pid, out=out, only_approved=True, method=method)
+        pull(doccano_api, project=pid, out=out, options=PullOptions(only_approved=True, method=method))
         assert [(g.doc_id, g.confirmed) for g in read(out)] == [("u4", True)]
 
 
@@ -427,7 +427,7 @@ def test_pull_of_a_non_collaborative_project_keeps_each_annotators_work_apart(
                 api._request("POST", f"projects/{pid}/examples/{ex['id']}/states", json={}, expected=(201,))
 
     per = tmp_path / "per.jsonl"
-    rep = pull(doccano_api, project=pid, out=per, per_annotator=True)
+    rep = pull(doccano_api, project=pid, out=per, options=PullOptions(per_annotator=True))
     assert rep.method == "export"
     u4 = {g.annotator: g for g in read(per) if g.doc_id == "u4"}
     assert set(u4) == {alice.username, bob.username}
@@ -438,11 +438,11 @@ def test_pull_of_a_non_collaborative_project_keeps_each_annotators_work_apart(
     assert [g.annotator for g in admin] == [doccano_api.settings.username]
 
     merged = tmp_path / "merged.jsonl"
-    pull(doccano_api, project=pid, out=merged, method="rest")
+    pull(doccano_api, project=pid, out=merged, options=PullOptions(method="rest"))
     gold = {g.doc_id: g for g in read(merged)}
     assert [s.key for s in gold["u4"].entities] == [(0, 2, "ORG"), (3, 11, "ORG")] and gold["u4"].confirmed
     assert annotation_view(gold["u1"]) == annotation_view({r.doc_id: r for r in read(UNICODE)}["u1"])
 
     approved = tmp_path / "approved.jsonl"
-    pull(doccano_api, project=pid, out=approved, per_annotator=True, only_approved=True)
+    pull(doccano_api, project=pid, out=approved, options=PullOptions(per_annotator=True, only_approved=True))
     assert [(g.doc_id, g.annotator) for g in read(approved)] == [("u4", bob.username)]

@@ -23,7 +23,7 @@ from annotate.errors import TaskFailed
 from annotate.formats.doccano import dumps_import_line
 from annotate.records.model import Record
 from annotate.sync.ledger import Ledger
-from annotate.sync.pull import pull
+from annotate.sync.pull import PullOptions, pull
 from annotate.sync.push import PushOptions, push
 from annotate.sync.upload import MIN_SPLIT_BATCH, split_batches
 
@@ -238,7 +238,7 @@ def test_pull_through_the_export_keeps_meta_confirmed_state_and_comments(
     )
     api.listings = 0
     out = tmp_path / "gold.jsonl"
-    report = pull(api, project=pid, out=out, method="export")
+    report = pull(api, project=pid, out=out, options=PullOptions(method="export"))
     assert report.method == "export" and api.listings == 0
     gold = {g.doc_id: g for g in read(out)}
     assert {d for d, g in gold.items() if g.confirmed} == {records[1].doc_id}
@@ -265,6 +265,6 @@ def test_pull_through_the_export_reads_meta_from_rest_when_the_export_would_roun
     tasks = write_tasks(tmp_path / "t.jsonl", records)
     _push(api, tasks, project["id"], tmp_path)
     out = tmp_path / "gold.jsonl"
-    pull(api, project=project["id"], out=out, method="export")
+    pull(api, project=project["id"], out=out, options=PullOptions(method="export"))
     lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert [line["meta"] for line in lines] == [{"p": 0.30000000000000004, "q": 1.5e-12, "r": 1e300}] * 3

@@ -30,7 +30,7 @@ from annotate.cli import app
 from annotate.doccano import DoccanoAPI, RetryPolicy
 from annotate.errors import ProjectConflict, TaskFailed
 from annotate.sync.ledger import Ledger
-from annotate.sync.pull import pull
+from annotate.sync.pull import PullOptions, pull
 from annotate.sync.push import PushOptions, push
 from annotate.sync.upload import InFlight, upload_batch, upload_batches
 
@@ -200,7 +200,7 @@ def test_transient_503s_and_drops_on_reads_are_retried_and_the_pull_succeeds(
     proxy.fail_next(2, "503", methods={"GET"}, path_contains="/examples")
     proxy.fail_next(1, "drop", methods={"GET"}, path_contains="/spans")
     out = tmp_path / "gold.jsonl"
-    pull(proxied_api, project=filled["id"], out=out, method="rest")
+    pull(proxied_api, project=filled["id"], out=out, options=PullOptions(method="rest"))
     assert len(read(out)) == 4
     outcomes = Counter(o for _, _, o in proxy.seen)
     assert outcomes["503"] == 2 and outcomes["drop"] == 1
@@ -227,7 +227,7 @@ def test_export_download_cut_mid_transfer_is_retried_then_fails_cleanly(
 ) -> None:
     out = tmp_path / "gold.jsonl"
     proxy.truncate_next(1, "/download?taskId")
-    pull(proxied_api, project=filled["id"], out=out, method="export")
+    pull(proxied_api, project=filled["id"], out=out, options=PullOptions(method="export"))
     assert len(read(out)) == 4
     assert [o for _, _, o in proxy.requests("GET", "/download?taskId")] == ["truncated", "forwarded"]
 
@@ -236,7 +236,7 @@ def test_export_download_cut_mid_transfer_is_retried_then_fails_cleanly(
     from annotate.errors import ConnectionFailed
 
     with pytest.raises(ConnectionFailed, match="download export"):
-        pull(proxied_api, project=filled["id"], out=out2, method="export")
+        pull(proxied_api, project=filled["id"], out=out2, options=PullOptions(method="export"))
     assert not out2.exists() and list(tmp_path.glob(".gold-2.jsonl*")) == []
 
 

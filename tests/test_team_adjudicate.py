@@ -161,3 +161,43 @@ def test_the_cli_prints_the_counts_and_refuses_a_conflicts_file_of_another_input
     )
     assert wrong.exit_code == 1 and "is not the conflicts of" in wrong.output
     assert not final.exists()
+
+
+def test_the_cli_after_a_review_writes_only_the_gold_and_says_none_is_in_conflict(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from annotate.cli import app
+
+    per = tmp_path / "per.jsonl"
+    records = [
+        rec("a", "d1", [PUTIN]),
+        rec("b", "d1", [PUTIN]),
+        rec("a", "d2", [PUTIN, KIM]),
+        rec("b", "d2", [PUTIN]),
+    ]
+    write_jsonl(per, (r.to_dict() for r in records))
+    gold, conflicts = tmp_path / "gold.jsonl", tmp_path / "conflicts.jsonl"
+    runner = CliRunner()
+    first = runner.invoke(app, ["adjudicate", str(per), "--out", str(gold), "--conflicts", str(conflicts)])
+    assert first.exit_code == 0, first.output
+    written = conflicts.read_bytes()
+    reviewed = tmp_path / "review.jsonl"
+    write_jsonl(
+        reviewed, [Record(text=TEXT, doc_id="d2", entities=[Span(0, *KIM)], confirmed=True).to_dict()]
+    )
+    final = tmp_path / "final.jsonl"
+    args = [
+        "adjudicate",
+        str(per),
+        "--out",
+        str(final),
+        "--conflicts",
+        str(conflicts),
+        "--resolved",
+        str(reviewed),
+    ]
+    done = runner.invoke(app, args)
+    assert done.exit_code == 0, done.output
+    assert f"1 agreed and 1 reviewed documents -> {final}; none in conflict" in done.output
+    assert [json.loads(x)["doc_id"] for x in final.read_text().splitlines()] == ["d1", "d2"]
+    assert conflicts.read_bytes() == written

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from annotate.cli._app import app, err, user_errors
 from annotate.cli._connection import UrlOption, UsernameOption, connection_settings
 from annotate.cli._paths import CONFLICTS_FILE, INPUT_FILE, OUTPUT_FILE
+
+if TYPE_CHECKING:
+    from annotate.quality.adjudicate import Adjudication
 
 
 class Strategy(str, Enum):
@@ -73,21 +76,27 @@ def adjudicate_cli(
                 force=force,
                 min_annotators=min_annotators,
             )
-            write_adjudication(adj, out=out, conflicts=None, force=force)
-            err(f"{adj.agreed} agreed and {adj.resolved} reviewed documents -> {out}; none in conflict")
-            return
-        adj = adjudicate_file(
-            per_annotator,
-            strategy=strategy.value,
-            out=out,
-            conflicts=conflicts,
-            force=force,
-            min_annotators=min_annotators,
-        )
-        if review_project is not None:
-            _review(adj, review_project, reviewer, recipe, url, username)
-        write_adjudication(adj, out=out, conflicts=conflicts, force=force)
-    err(
+        else:
+            adj = adjudicate_file(
+                per_annotator,
+                strategy=strategy.value,
+                out=out,
+                conflicts=conflicts,
+                force=force,
+                min_annotators=min_annotators,
+            )
+            if review_project is not None:
+                _review(adj, review_project, reviewer, recipe, url, username)
+        # After a review no document is left in conflict: only the gold is written.
+        write_adjudication(adj, out=out, conflicts=None if resolved is not None else conflicts, force=force)
+    err(_summary(adj, out, reviewed=resolved is not None))
+
+
+def _summary(adj: Adjudication, out: Path, *, reviewed: bool) -> str:
+    """Return the line that says what went where: after a review, or after an adjudication."""
+    if reviewed:
+        return f"{adj.agreed} agreed and {adj.resolved} reviewed documents -> {out}; none in conflict"
+    return (
         f"documents agreed {adj.agreed}, in conflict {len(adj.conflicts)}"
         + (f" ({adj.too_few} done by fewer than {adj.min_annotators} annotators)" if adj.too_few else "")
         + "; "
@@ -97,7 +106,7 @@ def adjudicate_cli(
 
 
 def _review(
-    adj: object,
+    adj: Adjudication,
     project: str,
     reviewer: str | None,
     recipe: Path | None,
@@ -107,11 +116,10 @@ def _review(
     """Push the conflicts to the review project; print what was done."""
     from annotate.doccano import connect
     from annotate.errors import UsageError
-    from annotate.quality.adjudicate import Adjudication, agreed_task
+    from annotate.quality.adjudicate import agreed_task
     from annotate.recipe import load_recipe
     from annotate.sync.review import push_review
 
-    assert isinstance(adj, Adjudication)
     if recipe is None:
         raise UsageError("--review-project needs --recipe (the labels the reviewer uses)")
     rec = load_recipe(recipe)

@@ -75,15 +75,13 @@ def export_cli(
     n_process: NProcessOption = 1,
 ) -> None:
     """Export gold to training formats with document splits; whatever a format cannot hold is reported."""
-    from annotate.export import export, format_summary
+    from annotate.export import ExportOptions, export, format_summary
     from annotate.recipe import load_recipe
 
     with user_errors():
         rec = load_recipe(recipe) if recipe is not None else None
         with progress_bar("exporting") as advance:
-            report = export(
-                gold,
-                out,
+            options = ExportOptions(
                 to=to,
                 split=split,
                 seed=seed,
@@ -94,7 +92,7 @@ def export_cli(
                 span_key=span_key,
                 stratify=stratify,
                 force=force,
-                progress=advance,
                 n_process=n_process,
             )
+            report = export(gold, out, options, progress=advance)
         err(format_summary(report).rstrip("\n"))

@@ -171,5 +171,7 @@ def _batch_source(
         if c.dashboard:
             err(f"dask dashboard: {c.dashboard}")
         yield source
+        if source.leftovers:
+            err(f"resumed: removed the partial output the killed run left ({source.leftovers} temp file(s))")
         if source.done is not None and source.done.reused:
             err(f"resumed: {source.done.reused} batches taken from {source.done.folder}")

@@ -51,7 +51,7 @@ def pull_cli(
 ) -> None:
     """Download a project's examples and annotations as gold records, atomically."""
     from annotate.doccano import connect
-    from annotate.sync.pull import pull
+    from annotate.sync.pull import PullOptions, pull
 
     with user_errors():
         with connect(connection_settings(url, username)) as api, progress_bar("pulling") as advance:
@@ -59,11 +59,11 @@ def pull_cli(
                 api,
                 project=project,
                 out=out,
-                only_approved=only_approved,
-                per_annotator=per_annotator,
+                options=PullOptions(
+                    only_approved=only_approved, per_annotator=per_annotator, method=method.value
+                ),
                 since=since,
                 force=force,
-                method=method.value,
                 progress=advance,
             )
     err(

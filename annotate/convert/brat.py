@@ -9,7 +9,6 @@ which are read back so that our export converts back to the same records.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,11 +17,10 @@ from annotate.convert.builder import BAD_INPUT, RecordBuilder
 from annotate.convert.ledger import Ledger, where
 from annotate.convert.options import ConvertOptions
 from annotate.errors import DataError
-from annotate.formats.brat import AnnLines, line_break_gaps, parse_ann
+from annotate.formats.brat import AnnLines, line_break_gaps, read_doc_ids, read_document
 from annotate.records.model import Record
 
 NAME = "brat"
-DOC_IDS = "doc_ids.json"
 #: The kind of item a line of another kind is, by its first character.
 OTHER_KINDS = {
     "E": "event",
@@ -36,8 +34,12 @@ OTHER_KINDS = {
 
 def read(options: ConvertOptions, ledger: Ledger) -> Iterator[Record]:
     """Yield one record per ``.txt``/``.ann`` pair of every input (a folder, or files)."""
+    doc_ids: dict[Path, dict[str, str]] = {}  # each folder's doc_ids.json, read once
     for txt, ann in pairs(options.inputs):
-        yield document_record(txt, ann, ledger)
+        if txt.parent not in doc_ids:
+            doc_ids[txt.parent] = read_doc_ids(txt.parent)
+        doc_id = doc_ids[txt.parent].get(txt.stem, txt.stem)
+        yield document_record(txt, ann, ledger, doc_id=doc_id)
 
 
 def pairs(inputs: tuple[Path, ...]) -> list[tuple[Path, Path]]:
@@ -59,24 +61,12 @@ def pairs(inputs: tuple[Path, ...]) -> list[tuple[Path, Path]]:
     return list(out.items())
 
 
-def doc_id_of(txt: Path) -> str:
-    """Return the doc id our brat export recorded for this file (``doc_ids.json``), else its stem."""
-    mapping_path = txt.parent / DOC_IDS
-    if mapping_path.is_file():
-        mapping = json.loads(mapping_path.read_text("utf-8"))
-        if isinstance(mapping, dict) and isinstance(mapping.get(txt.stem), str):
-            return str(mapping[txt.stem])
-    return txt.stem
-
-
-def document_record(txt: Path, ann_path: Path, ledger: Ledger) -> Record:
-    """Return the record of one brat document."""
-    with open(txt, encoding="utf-8", newline="") as f:
-        text = f.read()
+def document_record(txt: Path, ann_path: Path, ledger: Ledger, *, doc_id: str) -> Record:
+    """Return the record of one brat document (``doc_id``: what our brat export recorded for
+    it in ``doc_ids.json``, else the file's stem)."""
+    text, ann = read_document(txt, ann_path)
     name = str(ann_path)
-    lines = ann_path.read_text("utf-8").split("\n") if ann_path.exists() else []
-    ann = parse_ann(lines, name)
-    b = RecordBuilder(text, doc_id=doc_id_of(txt), path=name, line=None, ledger=ledger)
+    b = RecordBuilder(text, doc_id=doc_id, path=name, line=None, ledger=ledger)
     kept: dict[str, list[Any]] = {}
     discontinuous = add_spans(b, ann, kept, ledger)
     add_relations(b, ann, discontinuous, kept, ledger)

@@ -77,9 +77,6 @@ class RecordBuilder:
             self._by_key[key] = sid
         return sid
 
-    def has_span(self, key: Hashable) -> bool:
-        return key in self._by_key
-
     def relation(
         self,
         head: Hashable,

@@ -26,10 +26,6 @@ class DatabaseURL:
     url: str
     password: str = field(default="", repr=False)
 
-    @property
-    def is_postgres(self) -> bool:
-        return self.url.split(":", 1)[0] in _POSTGRES_SCHEMES
-
 
 def _bad(url: str, why: str) -> ServerStartFailed:
     return ServerStartFailed(

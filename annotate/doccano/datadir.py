@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import secrets
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from annotate.fileio import atomic_write
 from annotate.settings import default_server_dir
 
 STATE_FILE = "server.json"
@@ -18,19 +16,8 @@ SECRET_KEY_FILE = "secret_key"
 
 def write_private(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` atomically with mode 0600 from the first byte."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # mkstemp makes it 0600
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path, force=True, private=True) as f:
+        f.write(text)
 
 
 def read_state(data_dir: Path) -> dict[str, Any] | None:

@@ -5,6 +5,14 @@ formats' writers live in :mod:`annotate.formats`.
 """
 
 from annotate.export.exporter import ExportReport, export, export_records, format_summary
-from annotate.export.options import FORMATS, parse_formats
+from annotate.export.options import FORMATS, ExportOptions, parse_formats
 
-__all__ = ["FORMATS", "ExportReport", "export", "export_records", "format_summary", "parse_formats"]
+__all__ = [
+    "FORMATS",
+    "ExportOptions",
+    "ExportReport",
+    "export",
+    "export_records",
+    "format_summary",
+    "parse_formats",
+]

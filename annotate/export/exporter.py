@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,14 +29,9 @@ from annotate.export.gate import open_input
 from annotate.export.manifest import MANIFEST, build_manifest, write_manifest
 from annotate.export.options import ExportOptions
 from annotate.export.plan import plan_export
-from annotate.export.splits import DEFAULT_SPLIT
 from annotate.export.writing import DocWriter, blank, finish_writers, open_writers, write_documents
 from annotate.fileio import atomic_dir
-from annotate.formats import spacy_docbin
-from annotate.formats.alignment import DEFAULT_ALIGNMENT, AlignmentMode
-from annotate.formats.overlaps import OverlapPolicy
 from annotate.formats.prepared import Tally
-from annotate.recipe import Recipe
 from annotate.records.model import Record
 
 
@@ -63,89 +58,46 @@ class ExportReport:
 def export(
     input_path: str | os.PathLike[str],
     out_dir: str | os.PathLike[str],
+    options: ExportOptions | None = None,
     *,
-    to: Sequence[str] = ("spacy",),
-    split: str | Mapping[str, float] = DEFAULT_SPLIT,
-    seed: int = 0,
-    alignment: AlignmentMode = DEFAULT_ALIGNMENT,
-    overlap: OverlapPolicy = "longest",
-    only_confirmed: bool = False,
-    recipe: Recipe | None = None,
-    span_key: str = spacy_docbin.DEFAULT_SPAN_KEY,
-    stratify: bool = False,
-    force: bool = False,
     validate: bool = True,
     progress: Callable[[int], None] | None = None,
-    n_process: int = 1,
 ) -> ExportReport:
     """Export a gold JSONL file; return the report (also written as ``manifest.json``).
 
-    The file is first validated (``validate=False`` skips that, for a caller that has just
-    validated it): it is refused only when a record cannot be read safely (bad JSON or
-    encoding, not an object, schema errors). Every other finding is counted in the manifest,
-    and export reports what it could not write. The file is read twice (see
-    :mod:`annotate.export.plan`); stdin is read into memory once. ``n_process`` > 1 tokenises,
-    aligns and renders the documents in that many forked worker processes, a chunk at a time;
-    this process writes the chunks in order, so the output is the same as with one process (a
-    DocBin shard of a split larger than ``SHARD_DOCS`` may list a few more strings).
+    ``options`` defaults to ``ExportOptions()``. The file is first validated (``validate=False``
+    skips that, for a caller that has just validated it): it is refused only when a record
+    cannot be read safely (bad JSON or encoding, not an object, schema errors). Every other
+    finding is counted in the manifest, and export reports what it could not write. The file is
+    read twice (see :mod:`annotate.export.plan`); stdin is read into memory once.
+    ``options.n_process`` > 1 tokenises, aligns and renders the documents in that many forked
+    worker processes, a chunk at a time; this process writes the chunks in order, so the output
+    is the same as with one process (a DocBin shard of a split larger than ``SHARD_DOCS`` may
+    list a few more strings).
     """
-    source = open_input(input_path, recipe=recipe, validate=validate)
-    options = ExportOptions(
-        to=to,
-        split=split,
-        seed=seed,
-        alignment=alignment,
-        overlap=overlap,
-        only_confirmed=only_confirmed,
-        recipe=recipe,
-        span_key=span_key,
-        stratify=stratify,
-        force=force,
-        n_process=n_process,
-    )
+    options = options or ExportOptions()
+    source = open_input(input_path, recipe=options.recipe, validate=validate)
     return _export(source.records, out_dir, options, input_info=source.info, progress=progress)
 
 
 def export_records(
     records: Iterable[Record | tuple[str, Record]],
     out_dir: str | os.PathLike[str],
+    options: ExportOptions | None = None,
     *,
-    to: Sequence[str] = ("spacy",),
-    split: str | Mapping[str, float] = DEFAULT_SPLIT,
-    seed: int = 0,
-    alignment: AlignmentMode = DEFAULT_ALIGNMENT,
-    overlap: OverlapPolicy = "longest",
-    only_confirmed: bool = False,
-    recipe: Recipe | None = None,
-    span_key: str = spacy_docbin.DEFAULT_SPAN_KEY,
-    stratify: bool = False,
-    force: bool = False,
     input_info: dict[str, Any] | None = None,
     progress: Callable[[int], None] | None = None,
-    n_process: int = 1,
 ) -> ExportReport:
-    """Write ``records`` (or ``(source, record)`` pairs) in each format of ``to``; return the report.
+    """Write ``records`` (or ``(source, record)`` pairs) in each format asked; return the report.
 
-    For DocBins to train on: ``export_records(records, dir, to=["spacy"],
-    split="train=0.9,dev=0.1")`` then ``report.path("spacy", "train")`` (a ``.spacy`` file, or
+    For DocBins to train on: ``export_records(records, dir, ExportOptions(to=["spacy"],
+    split="train=0.9,dev=0.1"))`` then ``report.path("spacy", "train")`` (a ``.spacy`` file, or
     a directory of shards for a large split; spaCy reads either). ``records`` is read twice
     when it is a collection; a one-shot iterator is first gathered into a list.
     """
+    options = options or ExportOptions()
     if isinstance(records, Iterator):
         records = list(records)
-    options = ExportOptions(
-        to=to,
-        split=split,
-        seed=seed,
-        alignment=alignment,
-        overlap=overlap,
-        only_confirmed=only_confirmed,
-        recipe=recipe,
-        span_key=span_key,
-        stratify=stratify,
-        force=force,
-        n_process=n_process,
-    )
     info = (lambda _n: input_info) if input_info is not None else None
     return _export(_Numbered(records), out_dir, options, input_info=info, progress=progress)
 

@@ -1,8 +1,8 @@
 """What an export is asked to do: the formats, the split and the writing options, checked once.
 
-:class:`ExportOptions` holds the keyword arguments of ``export()`` as one frozen value, made
-(and checked: a bad one raises UsageError) before anything is read or written; every later
-step of an export reads its settings from it.
+:class:`ExportOptions` is what ``export()`` and ``export_records()`` are asked, as one frozen
+value, made (and checked: a bad one raises UsageError) before anything is read or written;
+every later step of an export reads its settings from it.
 """
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from annotate.errors import UsageError
-from annotate.export.splits import parse_split
-from annotate.formats.alignment import ALIGNMENT_MODES, AlignmentMode
+from annotate.export.splits import DEFAULT_SPLIT, parse_split
+from annotate.formats.alignment import ALIGNMENT_MODES, DEFAULT_ALIGNMENT, AlignmentMode
 from annotate.formats.overlaps import OVERLAP_POLICIES, OverlapPolicy
+from annotate.formats.spacy_docbin import DEFAULT_SPAN_KEY
 from annotate.recipe import Recipe
 from annotate.records.model import Record
 
@@ -47,17 +48,17 @@ def parse_formats(values: Iterable[str]) -> tuple[str, ...]:
 class ExportOptions:
     """The options of one export, checked as they are made: a bad one raises UsageError."""
 
-    to: str | Sequence[str]
-    split: str | Mapping[str, float]
-    seed: int
-    alignment: AlignmentMode
-    overlap: OverlapPolicy
-    only_confirmed: bool
-    recipe: Recipe | None
-    span_key: str
-    stratify: bool
-    force: bool
-    n_process: int
+    to: str | Sequence[str] = ("spacy",)
+    split: str | Mapping[str, float] = DEFAULT_SPLIT
+    seed: int = 0
+    alignment: AlignmentMode = DEFAULT_ALIGNMENT
+    overlap: OverlapPolicy = "longest"
+    only_confirmed: bool = False
+    recipe: Recipe | None = None
+    span_key: str = DEFAULT_SPAN_KEY
+    stratify: bool = False
+    force: bool = False
+    n_process: int = 1
     #: ``to`` read: the distinct formats, in order.
     formats: tuple[str, ...] = field(init=False)
     #: ``split`` read: ``{name: ratio}``, the ratios summing to 1.

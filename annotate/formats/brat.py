@@ -30,6 +30,8 @@ from annotate.formats.prepared import PreparedDoc, Tally
 from annotate.records.model import Record, Relation, Span
 
 FORMAT = "brat"
+#: The file of a split's folder that maps each file stem back to its doc id.
+DOC_IDS = "doc_ids.json"
 NOTE_PREFIX = "annotate:"
 LINE_BREAKS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -52,12 +54,6 @@ def fragments(text: str, start: int, end: int) -> list[tuple[int, int]]:
 def brat_label(label: str) -> str:
     """Return ``label`` with whitespace replaced, as brat types cannot hold it."""
     return re.sub(r"\s", "_", label) or "_"
-
-
-def file_stems(doc_ids: Sequence[str]) -> list[str]:
-    """Return one distinct file stem per doc id: the id itself when safe, else ``doc<n>``."""
-    used: set[str] = set()
-    return [next_stem(doc_id, n, used) for n, doc_id in enumerate(doc_ids)]
 
 
 def next_stem(doc_id: str, n: int, used: set[str]) -> str:
@@ -231,7 +227,7 @@ class BratWriter:
 
     def finish(self) -> Tally:
         for split in self.splits:
-            (self.out_dir / split / "doc_ids.json").write_text(
+            (self.out_dir / split / DOC_IDS).write_text(
                 json.dumps(self._mapping[split], indent=2, ensure_ascii=False) + "\n", "utf-8"
             )
             self.tallies[split].files[split] = f"{split}/"
@@ -241,12 +237,30 @@ class BratWriter:
 def read_brat_dir(path: str | os.PathLike[str]) -> list[Record]:
     """Return the records of every ``.txt``/``.ann`` pair in a directory, in file-name order."""
     root = Path(path)
-    mapping_path = root / "doc_ids.json"
-    mapping = json.loads(mapping_path.read_text("utf-8")) if mapping_path.exists() else {}
+    mapping = read_doc_ids(root)
     return [
         read_brat(txt, txt.with_suffix(".ann"), doc_id=mapping.get(txt.stem, txt.stem))
         for txt in sorted(root.glob("*.txt"))
     ]
+
+
+def read_doc_ids(folder: Path) -> dict[str, str]:
+    """Return the doc id of each file stem that a folder's ``doc_ids.json`` names (none: ``{}``)."""
+    mapping_path = folder / DOC_IDS
+    if not mapping_path.is_file():
+        return {}
+    mapping = json.loads(mapping_path.read_text("utf-8"))
+    if not isinstance(mapping, dict):
+        return {}
+    return {str(stem): doc_id for stem, doc_id in mapping.items() if isinstance(doc_id, str)}
+
+
+def read_document(txt_path: Path, ann_path: Path) -> tuple[str, AnnLines]:
+    """Return one document's exact text and its ``.ann`` lines by kind (a missing ``.ann``: none)."""
+    with open(txt_path, encoding="utf-8", newline="") as f:
+        text = f.read()
+    ann = parse_ann(ann_path.read_text("utf-8").split("\n") if ann_path.exists() else [], str(ann_path))
+    return text, ann
 
 
 @dataclass
@@ -310,10 +324,8 @@ def read_brat(txt_path: Path, ann_path: Path, *, doc_id: str) -> Record:
     A discontinuous span becomes the range from its first to its last fragment; that is only
     accepted when the gaps are line breaks (as this writer makes them).
     """
-    with open(txt_path, encoding="utf-8", newline="") as f:
-        text = f.read()
+    text, ann = read_document(txt_path, ann_path)
     name = str(ann_path)
-    ann = parse_ann(ann_path.read_text("utf-8").split("\n") if ann_path.exists() else [], name)
     spans: dict[str, Span] = {}
     for key, (label, frags, _surface, lineno) in ann.spans.items():
         if not line_break_gaps(text, frags):

@@ -2,7 +2,10 @@
 
 ``tcp://HOST:PORT`` (or any address Dask takes) is a running ``dask scheduler``; ``local:N``
 starts a ``LocalCluster`` of N worker processes with one thread each (spaCy runs one document
-at a time per thread, and threads of one process share its interpreter lock). How long to wait
+at a time per thread, and threads of one process share its interpreter lock). Its scheduler
+starts at once; its workers are forked from this process once the pipeline is loaded
+(:meth:`Cluster.start_workers`), as ``--n-process`` forks its own, so they start with the
+pipeline in memory instead of each importing spaCy and loading it again. How long to wait
 for a scheduler is Dask's own setting, ``distributed.comm.timeouts.connect``
 (``DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT``).
 """
@@ -12,7 +15,8 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import logging
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,19 +36,34 @@ class Cluster:
     dashboard: str | None
     workers: int
     threads: int
-    # Workers still starting (``local:N`` starts them while the client loads its pipeline):
-    # how many to wait for before the workers are checked.
-    starting: int = 0
     timeout: float = 30.0
+    # ``local:N``: starts its N workers (see :meth:`start_workers`); None for a running cluster.
+    scale: Callable[[int], None] | None = None
 
-    def wait_for_starting(self) -> None:
-        """Wait for the workers still starting; raise ClusterError if they do not come."""
-        if not self.starting:
+    @property
+    def forks_workers(self) -> bool:
+        """True for ``local:N``, whose workers are forked from this process."""
+        return self.scale is not None
+
+    def start_workers(self) -> None:
+        """``local:N``: fork the N workers from this process and wait for them.
+
+        Call it once the pipeline is loaded and in the worker's cache: the workers inherit it.
+        A worker that dies later is started again by its nanny the usual way (spawned: it
+        builds the pipeline from the work spec), as on any cluster.
+        """
+        if self.scale is None:
             return
-        try:
-            self.client.wait_for_workers(self.starting, timeout=max(self.timeout, 120.0))
-        except (OSError, TimeoutError) as e:
-            raise ClusterError(f"the {self.starting} local Dask workers did not start: {e}") from None
+        import dask
+
+        sys.stdout.flush()  # what this process has buffered is not written again by a fork
+        sys.stderr.flush()
+        with dask.config.set({"distributed.worker.multiprocessing-method": "fork"}):
+            self.scale(self.workers)
+            try:
+                self.client.wait_for_workers(self.workers, timeout=max(self.timeout, 120.0))
+            except (OSError, TimeoutError) as e:
+                raise ClusterError(f"the {self.workers} local Dask workers did not start: {e}") from None
 
 
 def _local_workers(scheduler: str) -> int | None:
@@ -139,8 +158,7 @@ def connect(scheduler: str) -> Iterator[Cluster]:
 
 
 def _local_cluster(distributed: Any, n: int, stack: contextlib.ExitStack, *, timeout: float) -> Cluster:
-    """Start a LocalCluster's scheduler, and its N workers in the background (they import
-    spaCy and load the pipeline while the client loads its own)."""
+    """Start a LocalCluster's scheduler; its N workers start with :meth:`Cluster.start_workers`."""
     local = distributed.LocalCluster(
         n_workers=0,
         threads_per_worker=1,
@@ -149,7 +167,6 @@ def _local_cluster(distributed: Any, n: int, stack: contextlib.ExitStack, *, tim
         silence_logs=logging.ERROR,
     )
     stack.callback(local.close)
-    local.scale(n)
     client = distributed.Client(local, timeout=timeout, set_as_default=False)
     stack.callback(client.close)
     return Cluster(
@@ -158,6 +175,6 @@ def _local_cluster(distributed: Any, n: int, stack: contextlib.ExitStack, *, tim
         dashboard=_dashboard(client),
         workers=n,
         threads=n,
-        starting=n,
         timeout=timeout,
+        scale=local.scale,
     )

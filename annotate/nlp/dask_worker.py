@@ -125,6 +125,26 @@ def _built(blob: bytes) -> _Built:
         return _BUILT[key]
 
 
+def keep_for_fork(blob: bytes, pipe: LoadedPipeline) -> None:
+    """On the client of ``local:N``: hold ``pipe`` as the pipeline of the spec ``blob``, so that
+    workers forked from this process find it built (it is the one the spec builds: the
+    workers' check compares its fingerprint as any other's)."""
+    with _LOCK:
+        _BUILT.clear()
+        _BUILT[hashlib.sha256(blob).hexdigest()] = _Built(fingerprint(pipe), pipe.nlp)
+
+
+def forget_kept(blob: bytes) -> None:
+    """On the client: drop what :func:`keep_for_fork` held, once the workers are forked."""
+    with _LOCK:
+        _BUILT.pop(hashlib.sha256(blob).hexdigest(), None)
+
+
+def spec_bytes(blob: bytes) -> bytes:
+    """A task: the spec itself, so that the cluster can make it again if it is lost."""
+    return blob
+
+
 def check_worker(blob: bytes) -> dict[str, Any]:
     """On a worker (``client.run``): build the pipeline; return its fingerprint, or the error."""
     try:
@@ -139,11 +159,11 @@ def annotate_batch(blob: bytes, expected: dict[str, Any], texts: list[str]) -> l
     A worker whose pipeline is not the client's (one that joined after the check) returns its
     fingerprint instead of annotations, and the client refuses the run.
     """
-    from annotate.nlp.preannotate import _forked_task
+    from annotate.nlp.preannotate import batch_annotations
 
     built = _built(blob)
     if built.fingerprint != expected:
         from distributed import get_worker
 
         return {"worker": get_worker().address, "fingerprint": built.fingerprint}
-    return _forked_task(built.nlp, texts)
+    return batch_annotations(built.nlp, texts)

@@ -10,8 +10,10 @@ the same bytes as without a cluster.
 Before any batch, every worker builds the pipeline from the :class:`WorkSpec` (the recipe and
 its pattern files travel with it) and reports its fingerprint (pipeline name and version,
 spaCy, annotate, components, pattern sources); one that differs from the client's refuses the
-run. A worker that dies: Dask runs its batches again on another. The scheduler gone: a
-ClusterError (exit 3) and, through the atomic writer, no output. Each batch done is kept
+run. (``local:N`` forks its workers from this process once its pipeline is loaded: they start
+with it, as ``--n-process``'s do.) A worker that dies: Dask runs its batches again on another,
+and the spec too if no worker holding it is left. The scheduler gone: a ClusterError (exit 3)
+and, through the atomic writer, no output. Each batch done is kept
 beside the output (:mod:`annotate.nlp.batch_parts`), so ``--resume`` after a killed client
 sends only the rest.
 """
@@ -27,10 +29,19 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from annotate.errors import AnnotateError, ClusterError, PipelineMismatch
-from annotate.fileio import is_stdio
+from annotate.fileio import is_stdio, leftover_temp_files
 from annotate.nlp.batch_parts import DoneBatches, batch_digest, parts_folder
 from annotate.nlp.dask_cluster import Cluster, connect
-from annotate.nlp.dask_worker import WorkSpec, annotate_batch, check_worker, fingerprint, work_spec
+from annotate.nlp.dask_worker import (
+    WorkSpec,
+    annotate_batch,
+    check_worker,
+    fingerprint,
+    forget_kept,
+    keep_for_fork,
+    spec_bytes,
+    work_spec,
+)
 from annotate.recipe import Recipe
 
 if TYPE_CHECKING:
@@ -68,20 +79,31 @@ class ClusterBatches:
 
     def __init__(self, cluster: Cluster, spec: WorkSpec, *, done: DoneBatches | None) -> None:
         self.cluster = cluster
-        self.client = cluster.client
         self.blob = spec.to_bytes()
         self.done = done
+        self.leftovers = 0  # partial outputs of a killed run removed by --resume
         # Enough batches in flight to keep every worker thread busy while one comes back.
         self.window = max(4, 2 * cluster.threads + 2)
-        # The workers build their pipeline while this process builds its own.
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="annotate-check")
-        self._checks = self._pool.submit(self._check_workers)
+        # A running cluster's workers build their pipeline while this process builds its own;
+        # local:N's are forked once it is built (see __call__).
+        self._checks: concurrent.futures.Future[dict[str, dict[str, Any]]] | None = None
+        if not cluster.forks_workers:
+            self._checks = self._pool.submit(self._check_workers)
 
     def _check_workers(self) -> dict[str, dict[str, Any]]:
         """In a thread: every worker's fingerprint (or error), by worker address."""
-        self.cluster.wait_for_starting()
-        reports: dict[str, dict[str, Any]] = self.client.run(check_worker, self.blob)
+        reports: dict[str, dict[str, Any]] = self.cluster.client.run(check_worker, self.blob)
         return reports
+
+    def _fork_workers(self, pipe: LoadedPipeline) -> None:
+        """local:N: fork the workers with ``pipe`` in their cache, then check them."""
+        keep_for_fork(self.blob, pipe)
+        try:
+            self.cluster.start_workers()
+        finally:
+            forget_kept(self.blob)
+        self._checks = self._pool.submit(self._check_workers)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
@@ -91,9 +113,14 @@ class ClusterBatches:
     ) -> Iterator[dict[str, Any]]:
         """Yield the annotations of ``texts`` in order, one dict a text (for ``annotate_doc``)."""
         expected = fingerprint(pipe)
+        if self._checks is None:
+            self._fork_workers(pipe)
         self._refuse_other_pipelines(expected)
+        # The spec goes to the cluster once, as a task that returns it: the workers fetch it from
+        # one another, and if every worker holding it dies, the scheduler runs the task again
+        # (data scattered to the workers would be gone with them, and every batch after it).
         try:
-            blob = self.client.scatter(self.blob, broadcast=True, hash=False)
+            blob = self.cluster.client.submit(spec_bytes, self.blob, pure=False)
         except (OSError, TimeoutError, concurrent.futures.CancelledError) as e:
             raise self._lost(e) from None
         key = hashlib.sha256(self.blob + json.dumps(expected, sort_keys=True).encode()).hexdigest()
@@ -103,6 +130,7 @@ class ClusterBatches:
 
     def _refuse_other_pipelines(self, expected: dict[str, Any]) -> None:
         """Raise PipelineMismatch naming each worker whose pipeline is not the client's."""
+        assert self._checks is not None
         try:
             reports = self._checks.result()
         except (OSError, TimeoutError, concurrent.futures.CancelledError) as e:
@@ -130,7 +158,7 @@ class ClusterBatches:
                 digest = batch_digest(key, texts)
                 done = self.done.get(digest) if self.done is not None else None
                 if done is None:
-                    done = self.client.submit(annotate_batch, blob, expected, texts, pure=False)
+                    done = self.cluster.client.submit(annotate_batch, blob, expected, texts, pure=False)
                 in_flight.append((texts, digest, done))
                 while len(in_flight) >= self.window:
                     yield self._collect(*in_flight.popleft(), expected)
@@ -185,6 +213,14 @@ class ClusterBatches:
         )
 
 
+def _remove_leftovers(out: str) -> int:
+    """Remove the partial output the killed run left beside ``out``; return how many files."""
+    leftovers = leftover_temp_files(out)
+    for file in leftovers:
+        file.unlink(missing_ok=True)
+    return len(leftovers)
+
+
 @contextlib.contextmanager
 def on_cluster(
     scheduler: str,
@@ -199,12 +235,15 @@ def on_cluster(
     """Yield the batch source of a run on ``scheduler`` writing ``out``.
 
     The done batches are kept in ``OUT.parts/`` (read back with ``resume``) and removed when
-    the block ends without an error, that is once ``out`` has been written.
+    the block ends without an error, that is once ``out`` has been written. With ``resume``,
+    the partial output a killed run left beside ``out`` (the atomic writer's temp file) goes.
     """
     spec = work_spec(recipe, model=model, uncertainty=uncertainty, max_length=max_length)
     with connect(scheduler) as cluster:
         done = None if is_stdio(out) else DoneBatches(parts_folder(out), resume=resume)
         source = ClusterBatches(cluster, spec, done=done)
+        if resume and done is not None:
+            source.leftovers = _remove_leftovers(out)
         try:
             yield source
         except BaseException:

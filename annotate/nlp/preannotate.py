@@ -61,10 +61,6 @@ class Summary:
     pieced: int = 0  # documents pre-annotated in pieces
     seconds: float = 0.0
 
-    @property
-    def docs_per_second(self) -> float:
-        return self.docs / self.seconds if self.seconds > 0 else 0.0
-
 
 @dataclass
 class Run:
@@ -496,8 +492,9 @@ def _records(
         summary.seconds = time.perf_counter() - started
 
 
-def _forked_task(nlp: Any, texts: list[str]) -> list[dict[str, Any]]:
-    """In a worker: run the pipeline over ``texts``; return each document's annotations."""
+def batch_annotations(nlp: Any, texts: list[str]) -> list[dict[str, Any]]:
+    """Where the pipeline runs (a forked or a Dask worker): run ``nlp`` (prepared by
+    :func:`preannotate`, its annotator last) over ``texts``; return each text's plain annotations."""
     return [doc.user_data[_USER_DATA_KEY] for doc in nlp.pipe(texts, batch_size=len(texts))]
 
 
@@ -513,7 +510,7 @@ def _forked_annotations(
     only the annotator's plain lists. The pipeline reaches the workers by the fork.
     """
     tasks = _tasks(texts, batch_size, n_process)
-    for result in map_in_order(_forked_task, tasks, n_process, shared=nlp, what="pre-annotation"):
+    for result in map_in_order(batch_annotations, tasks, n_process, shared=nlp, what="pre-annotation"):
         yield from result
 
 

@@ -1,13 +1,15 @@
 """Adjudication: several annotators' versions of each document into one gold, or a conflict.
 
-Pure: per-annotator records in, an :class:`Adjudication` out. A span is its offsets and label;
-a relation its two spans and type. With ``unanimous`` a document is agreed when every
-annotator who did it holds the same spans and relations. With ``majority`` an item goes to the
-gold when more than half of them hold it and is overruled when fewer than half do; an item
-exactly half of them hold is a tie, which leaves the document in conflict (with two
-annotators, majority is unanimity). An agreed document gives one gold record, its provenance
-in ``meta["adjudication"]`` (who did it, who agreed); every other document gives one conflict
-record: each annotator's version, what they agree on, and each disputed item with who said it.
+:func:`adjudicate` is pure: per-annotator records in, an :class:`Adjudication` out; the file
+entries (:func:`adjudicate_file`, :func:`resolve`, :func:`write_adjudication`) read and write
+around it. A span is its offsets and label; a relation its two spans and type. With
+``unanimous`` a document is agreed when every annotator who did it holds the same spans and
+relations. With ``majority`` an item goes to the gold when more than half of them hold it and
+is overruled when fewer than half do; an item exactly half of them hold is a tie, which leaves
+the document in conflict (with two annotators, majority is unanimity). An agreed document gives
+one gold record, its provenance in ``meta["adjudication"]`` (who did it, who agreed); every
+other document gives one conflict record: each annotator's version, what they agree on, and
+each disputed item with who said it.
 
 After a review (``annotate pull`` of the review project), :func:`resolve` puts the reviewed
 documents in place of the conflicts: one record per document, none left in conflict.

@@ -253,11 +253,10 @@ def export_corpus(
     seed: int,
 ) -> Corpus:
     """Export ``records`` as train and dev DocBins under ``out_dir``; return where they are."""
-    from annotate.export import export_records
+    from annotate.export import ExportOptions, export_records
 
-    report = export_records(
-        records, out_dir, to=["spacy"], split={"train": 1 - dev, "dev": dev}, seed=seed, recipe=recipe
-    )
+    options = ExportOptions(to=["spacy"], split={"train": 1 - dev, "dev": dev}, seed=seed, recipe=recipe)
+    report = export_records(records, out_dir, options)
     warnings = list(report.warnings)
     train_docs, dev_docs = report.split_docs.get("train", 0), report.split_docs.get("dev", 0)
     if train_docs == 0:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from annotate.sync.export_zip import export_annotations, export_examples, export_files
+from annotate.sync.options import PullOptions
 from annotate.sync.views import Annotations, ServerRelation, ServerSpan
 
 Progress = Callable[[int], None]
@@ -55,15 +56,7 @@ def choose_method(n_examples: int, *, per_annotator: bool, method: str = "auto")
     return "rest" if n_examples <= REST_MAX_EXAMPLES else "export"
 
 
-def fetch(
-    api: Any,
-    proj: dict[str, Any],
-    *,
-    only_approved: bool,
-    per_annotator: bool,
-    method: str,
-    progress: Progress | None,
-) -> Fetched:
+def fetch(api: Any, proj: dict[str, Any], options: PullOptions, progress: Progress | None) -> Fetched:
     """Return the examples, annotations, user names and confirmations of project ``proj``."""
     pid = int(proj["id"])
     # Without collaborative annotation, Doccano's REST lists show only the caller's own spans and
@@ -73,24 +66,16 @@ def fetch(
         # The member list is only needed at the end: fetch it beside the rest.
         members = pool.submit(api.list_members, pid)
         if collab:
-            fetched = _fetch_shared(
-                api,
-                pid,
-                only_approved=only_approved,
-                per_annotator=per_annotator,
-                method=method,
-                progress=progress,
-            )
+            fetched = _fetch_shared(api, pid, options, progress)
         else:
-            fetched = _fetch_by_member(api, pid, only_approved=only_approved, progress=progress)
+            fetched = _fetch_by_member(api, pid, only_approved=options.only_approved, progress=progress)
         fetched.users = fetched.users or {m["user"]: m["username"] for m in members.result()}
     return fetched
 
 
-def _fetch_shared(
-    api: Any, pid: int, *, only_approved: bool, per_annotator: bool, method: str, progress: Progress | None
-) -> Fetched:
+def _fetch_shared(api: Any, pid: int, options: PullOptions, progress: Progress | None) -> Fetched:
     """Return what a collaborative project holds, through REST or the export, as is faster."""
+    only_approved, per_annotator, method = options.only_approved, options.per_annotator, options.method
     if per_annotator or method != "auto":
         chosen = choose_method(0, per_annotator=per_annotator, method=method)
     else:

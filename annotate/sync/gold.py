@@ -18,15 +18,15 @@ from annotate.formats.doccano import record_from_parts
 from annotate.recipe import Recipe
 from annotate.records.model import Record, text_hash
 from annotate.sync.fetch import Fetched
+from annotate.sync.options import PullOptions
 from annotate.sync.views import views
 
 
 def gold_records(
     fetched: Fetched,
     comments: dict[int, list[dict[str, Any]]],
+    options: PullOptions,
     *,
-    only_approved: bool,
-    per_annotator: bool,
     annotator: str | None = None,
 ) -> list[Record]:
     """Return the records of the fetched examples, sorted; raise HashMismatch if a text changed.
@@ -40,8 +40,10 @@ def gold_records(
         eid = int(ex["id"])
         spans, rels = fetched.annotations.get(eid, ([], []))
         confirmed_by = fetched.confirmers.get(eid)
-        for who, (sp, rl), confirmed in views(spans, rels, fetched.users, confirmed_by, per_annotator):
-            if only_approved and not confirmed:
+        for who, (sp, rl), confirmed in views(
+            spans, rels, fetched.users, confirmed_by, options.per_annotator
+        ):
+            if options.only_approved and not confirmed:
                 continue
             rec, stored = record_from_parts(
                 example_id=eid,

@@ -1,4 +1,5 @@
-"""How a push runs: :class:`PushOptions`, what it may change and how it uploads."""
+"""How a push and a pull run: :class:`PushOptions` (what a push may change and how it uploads)
+and :class:`PullOptions` (what a pull reads and how it fetches)."""
 
 from __future__ import annotations
 
@@ -36,3 +37,12 @@ class PushOptions:
     def import_timeout(self) -> float:
         """Return how long to wait for one import task."""
         return self.task_timeout if self.task_timeout is not None else max(120.0, 0.2 * self.batch_size)
+
+
+@dataclass(frozen=True)
+class PullOptions:
+    """What a pull reads, shared by every step that fetches and builds its records."""
+
+    only_approved: bool = False  # only the examples someone confirmed
+    per_annotator: bool = False  # one record per example and annotator
+    method: str = "auto"  # ``rest``, ``export``, or ``auto``: the faster for the project's size

@@ -28,11 +28,12 @@ from annotate.records.model import Record
 from annotate.sync.diff import diff_counts, diff_path_for, diff_records, read_snapshot, write_diff
 from annotate.sync.fetch import comments_of, fetch
 from annotate.sync.gold import gold_recipe, gold_records, write_gold
+from annotate.sync.options import PullOptions
 from annotate.sync.report import PullReport
 from annotate.sync.team import find_team
 from annotate.sync.team_pull import team_records
 
-__all__ = ["PullReport", "pull"]
+__all__ = ["PullOptions", "PullReport", "pull"]
 
 Progress = Callable[[int], None]
 
@@ -42,21 +43,21 @@ def pull(
     *,
     project: str | int,
     out: str | os.PathLike[str],
-    only_approved: bool = False,
-    per_annotator: bool = False,
+    options: PullOptions | None = None,
     since: str | os.PathLike[str] | None = None,
     force: bool = False,
-    method: str = "auto",
     progress: Progress | None = None,
 ) -> PullReport:
     """Pull a project's examples and annotations into gold records at ``out``; return a report.
 
-    ``api`` is a logged-in :class:`annotate.doccano.DoccanoAPI`. Raises OutputExistsError before
+    ``api`` is a logged-in :class:`annotate.doccano.DoccanoAPI`; ``options`` defaults to
+    ``PullOptions()``. Raises OutputExistsError before
     any network call when ``out`` (or the diff) exists and ``force`` is false, HashMismatch when a
     text changed on the server, and ServerError subclasses (exit 3) on server or network failures.
     In every failure case no output file is written.
     """
     t0 = time.monotonic()
+    options = options or PullOptions()
     old = _check_outputs(out, since, force=force)
     try:
         proj = api.find_project(project)
@@ -65,23 +66,9 @@ def pull(
         team = find_team(api, str(project))
         if team is None:
             raise
-        records, report, recipe = team_records(
-            api,
-            team,
-            only_approved=only_approved,
-            per_annotator=per_annotator,
-            method=method,
-            progress=progress,
-        )
+        records, report, recipe = team_records(api, team, options, progress)
     else:
-        records, report, recipe = _records(
-            api,
-            proj,
-            only_approved=only_approved,
-            per_annotator=per_annotator,
-            method=method,
-            progress=progress,
-        )
+        records, report, recipe = _records(api, proj, options, progress)
     report.out = str(out)
     report.records = len(records)
     report.confirmed = sum(1 for r in records if r.confirmed)
@@ -95,24 +82,16 @@ def pull(
 
 
 def _records(
-    api: Any,
-    proj: dict[str, Any],
-    *,
-    only_approved: bool,
-    per_annotator: bool,
-    method: str,
-    progress: Progress | None,
+    api: Any, proj: dict[str, Any], options: PullOptions, progress: Progress | None
 ) -> tuple[list[Record], PullReport, Recipe]:
     """Return one project's gold records, the report so far, and the recipe they are checked by."""
-    fetched = fetch(
-        api, proj, only_approved=only_approved, per_annotator=per_annotator, method=method, progress=progress
-    )
+    fetched = fetch(api, proj, options, progress)
     pid = int(proj["id"])
     report = PullReport(project_id=pid, project_name=str(proj.get("name")), out="", method=fetched.method)
     report.examples = len(fetched.examples)
     comments = comments_of(api, pid, fetched.examples, fetched.users)
-    records = gold_records(fetched, comments, only_approved=only_approved, per_annotator=per_annotator)
-    return records, report, gold_recipe(proj, per_annotator=per_annotator)
+    records = gold_records(fetched, comments, options)
+    return records, report, gold_recipe(proj, per_annotator=options.per_annotator)
 
 
 def _check_outputs(

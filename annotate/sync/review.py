@@ -9,7 +9,7 @@ reviewer is a member with the ``annotation_approver`` role (or a project admin).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from annotate.errors import NotFound, TeamError
@@ -31,8 +31,6 @@ class ReviewReport:
 
     push: PushReport
     comments: int = 0
-    reviewer: str | None = None
-    warnings: list[str] = field(default_factory=list)
 
 
 def comment_lines(conflict: dict[str, Any]) -> list[str]:
@@ -73,9 +71,7 @@ def push_review(
     options = options or PushOptions(create=True)
     found = look(api, project, options.ledger_dir or default_ledger_dir(), want_listing=True)
     user_id = _check_reviewer(api, found.project, reviewer)
-    report = ReviewReport(
-        PushReport(project_id=None, project_name=project, project_url=""), reviewer=reviewer
-    )
+    report = ReviewReport(PushReport(project_id=None, project_name=project, project_url=""))
     numbered = list(enumerate(tasks, start=1))
     push_tasks(
         api,

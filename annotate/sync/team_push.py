@@ -76,7 +76,6 @@ class TeamPushReport:
 class _Looked:
     """What step 1 found on the server: the team's projects, what each holds, the users."""
 
-    team: Team
     found: dict[str, Found]  # annotator -> the look at their project
     held: dict[str, set[str]]  # doc_id -> the annotators whose project holds it
     user_ids: dict[str, int]
@@ -155,7 +154,7 @@ def _look(api: Any, project: str, names: list[str], ledger_dir: Path, options: P
         found[annotator] = look(api, int(proj["id"]), ledger_dir, want_listing=options.update)
         for doc_id in _held_doc_ids(api, found[annotator]):
             held.setdefault(doc_id, set()).add(annotator)
-    return _Looked(team, found, held, user_ids, roles)
+    return _Looked(found, held, user_ids, roles)
 
 
 def _held_doc_ids(api: Any, found: Found) -> list[str]:
