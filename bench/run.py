@@ -558,7 +558,7 @@ def dask_rows(cfg: Config, c: Corpus) -> list[Row]:
     speed = [(articles, cfg.pre_docs), (c.articles(cfg.cluster_docs), cfg.cluster_docs)]
     return [
         local_cluster_row(cfg, articles, cfg.pre_docs),
-        *cluster_rows(cfg, speed, small, big, (cfg.mem_small, cfg.mem_big)),
+        *cluster_rows(cfg, speed, small, big, (cfg.mem_small, cfg.mem_big), warm=c.articles(8)),
     ]
 
 
