@@ -100,7 +100,7 @@ def train_and_score(
     pred = preannotate_file(
         data / "test-input.jsonl", BASELINE, out / "pred.jsonl", model=str(model), order=False
     )
-    scores = score(pred, data / "test-gold.jsonl")
+    scores: dict[str, Any] = dict(score(pred, data / "test-gold.jsonl"))
     scores.update(
         seed=seed,
         train_docs=result.train_docs,
@@ -165,7 +165,8 @@ def selections(ordered: list[dict[str, Any]], k: int, seed: int) -> dict[str, li
     chars = {r["doc_id"]: len(r["text"]) for r in ordered}
     chosen = [r["doc_id"] for r in ordered][:k]
     shuffled = random_order(ordered, seed)
-    budget, same_text = sum(chars[i] for i in chosen), []
+    budget = sum(chars[i] for i in chosen)
+    same_text: list[str] = []
     for i in shuffled:
         if sum(chars[j] for j in same_text) >= budget:
             break
