@@ -30,6 +30,18 @@ def rec(
     )
 
 
+def one_agreed_one_disputed(path: Path) -> Path:
+    """Write two annotators' records: d1 agreed, d2 disputed (only a marks Kim); return ``path``."""
+    records = [
+        rec("a", "d1", [PUTIN]),
+        rec("b", "d1", [PUTIN]),
+        rec("a", "d2", [PUTIN, KIM]),
+        rec("b", "d2", [PUTIN]),
+    ]
+    write_jsonl(path, (r.to_dict() for r in records))
+    return path
+
+
 def team(*records: Record) -> dict[str, dict[str, Record]]:
     out: dict[str, dict[str, Record]] = {}
     for r in records:
@@ -90,14 +102,7 @@ def test_majority_keeps_what_more_than_half_hold_and_a_tie_stays_in_conflict() -
 
 
 def test_resolve_needs_the_conflicts_of_this_input_and_every_one_reviewed(tmp_path: Path) -> None:
-    per = tmp_path / "per.jsonl"
-    records = [
-        rec("a", "d1", [PUTIN]),
-        rec("b", "d1", [PUTIN]),
-        rec("a", "d2", [PUTIN, KIM]),
-        rec("b", "d2", [PUTIN]),
-    ]
-    write_jsonl(per, (r.to_dict() for r in records))
+    per = one_agreed_one_disputed(tmp_path / "per.jsonl")
     gold, conflicts = tmp_path / "gold.jsonl", tmp_path / "conflicts.jsonl"
     adj = adjudicate_file(per, strategy="unanimous", out=gold, conflicts=conflicts)
     write_adjudication(adj, out=gold, conflicts=conflicts)
@@ -168,14 +173,7 @@ def test_the_cli_after_a_review_writes_only_the_gold_and_says_none_is_in_conflic
 
     from annotate.cli import app
 
-    per = tmp_path / "per.jsonl"
-    records = [
-        rec("a", "d1", [PUTIN]),
-        rec("b", "d1", [PUTIN]),
-        rec("a", "d2", [PUTIN, KIM]),
-        rec("b", "d2", [PUTIN]),
-    ]
-    write_jsonl(per, (r.to_dict() for r in records))
+    per = one_agreed_one_disputed(tmp_path / "per.jsonl")
     gold, conflicts = tmp_path / "gold.jsonl", tmp_path / "conflicts.jsonl"
     runner = CliRunner()
     first = runner.invoke(app, ["adjudicate", str(per), "--out", str(gold), "--conflicts", str(conflicts)])
