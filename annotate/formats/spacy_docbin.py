@@ -133,13 +133,17 @@ class _TokenRelations:
 
     kept: list[list[Any]]  # [id, head, tail, label] of every relation with both endpoints
     rel: dict[tuple[int, int], dict[str, float]]  # doc._.rel, keyed by token starts
-    written: int  # relations whose endpoints are both in the Doc
-    omissions: list[Omission]  # the others, each with its reason
+    omissions: list[Omission]  # the kept ones whose endpoints are not both in the Doc, with the reason
+
+    @property
+    def written(self) -> int:
+        """The relations whose endpoints are both in the Doc."""
+        return len(self.kept) - len(self.omissions)
 
 
 def _token_relations(prep: PreparedDoc) -> _TokenRelations:
     """Return the relations of ``prep`` keyed by their endpoints' token starts (``doc._.rel``)."""
-    out = _TokenRelations(kept=[], rel={}, written=0, omissions=[])
+    out = _TokenRelations(kept=[], rel={}, omissions=[])
     for j, r in enumerate(prep.record.relations):
         if j not in prep.endpoints:
             continue
@@ -149,7 +153,6 @@ def _token_relations(prep: PreparedDoc) -> _TokenRelations:
         if ha is None or ta is None:
             out.omissions.append(prep.relation_omission(FORMAT, j, "endpoint_not_written"))
             continue
-        out.written += 1
         out.rel.setdefault((ha.tok_start, ta.tok_start), {})[r.label] = 1.0
     return out
 
