@@ -289,10 +289,9 @@ def iter_json_document(path: str | os.PathLike[str], name: str) -> Iterator[tupl
     if data.startswith(_BOM):
         data = data[len(_BOM) :]
         yield 1, None, _bom_finding(name)
-    s, bad = decode_utf8(data, name)
-    if s is None:
-        assert bad is not None
-        yield bad.line or 1, None, bad
+    s = decode_utf8(data, name)
+    if isinstance(s, Finding):
+        yield s.line or 1, None, s
         return
     dec = json.JSONDecoder(parse_constant=_reject_constant)
     ws = re.compile(r"\s*")
