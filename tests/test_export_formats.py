@@ -300,6 +300,14 @@ def test_brat_reader_joins_line_break_fragments_and_refuses_real_gaps(tmp_path: 
     assert "a.ann:1" in str(e.value) and "discontinuous" in str(e.value)
 
 
+def test_brat_reader_names_the_line_of_a_span_id_that_is_not_a_number(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("Ana met Bob", encoding="utf-8")
+    (tmp_path / "a.ann").write_text("T1\tP 0 3\tAna\nTx\tP 8 11\tBob\n", encoding="utf-8")
+    with pytest.raises(DataError) as e:
+        read_brat_dir(tmp_path)
+    assert e.value.code == "E181" and "a.ann:2" in str(e.value) and "malformed brat line" in str(e.value)
+
+
 def test_stratified_export_gives_each_split_its_share_of_a_rare_label(tmp_path: Path) -> None:
     def rec(n: int) -> Record:
         text = f"Doc {n} about Paris."

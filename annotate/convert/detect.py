@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from annotate.errors import UsageError
+from annotate.records import doccano_forms
 
 PEEK = 1 << 16
 PRODIGY_KEYS = {"_input_hash", "_task_hash", "answer", "spans"}
@@ -85,7 +86,7 @@ def conll_source(path: Path, head: str) -> tuple[str, str]:
     """Return ``conll`` for a token-per-line file."""
     lines = [line for line in head.splitlines()[:50] if line.strip()]
     if lines and all(len(line.split()) >= 2 or line.startswith("-DOCSTART-") for line in lines):
-        if path.suffix.lower() == ".conll" and all(line.count("\t") == 1 for line in lines):
+        if doccano_forms.is_conll_path(path) and all(line.count("\t") == 1 for line in lines):
             return "doccano", f"{path.name}: token TAB tag lines in a .conll file (Doccano's CoNLL)"
         return "conll", f"{path.name}: one token and its tag a line (CoNLL)"
     raise UsageError(f"{path}: cannot tell its format from its content", hint="name a source with --from")

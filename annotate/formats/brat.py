@@ -335,7 +335,7 @@ def read_brat(txt_path: Path, ann_path: Path, *, doc_id: str) -> Record:
                 line=lineno,
                 code="E181",
             )
-        spans[key] = Span(id=_int_id(key), start=frags[0][0], end=frags[-1][1], label=label)
+        spans[key] = Span(id=_span_id(key, name, lineno), start=frags[0][0], end=frags[-1][1], label=label)
     notes = ann.notes
     entities = []
     for key, s in spans.items():
@@ -362,3 +362,11 @@ def line_break_gaps(text: str, frags: Sequence[tuple[int, int]]) -> bool:
 
 def _int_id(key: str) -> int:
     return int(key[1:])
+
+
+def _span_id(key: str, name: str, lineno: int) -> int:
+    """Return the number of a ``T<n>`` id; a T line with another id is malformed (E181)."""
+    try:
+        return _int_id(key)
+    except ValueError as e:
+        raise DataError(f"malformed brat line ({e})", path=name, line=lineno, code="E181") from None

@@ -71,18 +71,17 @@ def iter_conll_documents(path: str | os.PathLike[str]) -> Iterator[ConllDocument
     opens a document; without them each sentence is one. A line with one column is a DataError.
     """
     name = str(path)
-    docs: list[ConllDocument] = []
+    doc: ConllDocument | None = None  # the open -DOCSTART- document; none: each sentence is one
     sentence = ConllSentence()
-    lone = True
     with open_text(path) as f:
         for lineno, raw in enumerate(f, start=1):
             line = raw.rstrip("\r\n")
             if line.startswith("-DOCSTART-"):
-                yield from _flush(docs, sentence, lone)
-                docs, sentence, lone = [ConllDocument(lineno)], ConllSentence(), False
+                yield from _flush(doc, sentence)
+                doc, sentence = ConllDocument(lineno), ConllSentence()
                 continue
             if not line.strip():
-                yield from _flush_sentence(docs, sentence, lone)
+                yield from _flush_sentence(doc, sentence)
                 sentence = ConllSentence()
                 continue
             parts = line.split("\t") if "\t" in line else line.split(" ")
@@ -92,24 +91,24 @@ def iter_conll_documents(path: str | os.PathLike[str]) -> Iterator[ConllDocument
             sentence.tags.append(parts[-1])
             sentence.lines.append(lineno)
             sentence.columns = max(sentence.columns, len(parts))
-    yield from _flush(docs, sentence, lone)
+    yield from _flush(doc, sentence)
 
 
-def _flush_sentence(
-    docs: list[ConllDocument], sentence: ConllSentence, lone: bool
-) -> Iterator[ConllDocument]:
-    """Add a finished sentence to the open document, or yield it as a document of its own."""
+def _flush_sentence(doc: ConllDocument | None, sentence: ConllSentence) -> Iterator[ConllDocument]:
+    """Add a finished sentence to the open document, or (none open) yield it as a document of its own."""
     if not sentence.tokens:
         return
-    if lone:
+    if doc is None:
         yield ConllDocument(sentence.lines[0], [sentence])
     else:
-        docs[-1].sentences.append(sentence)
+        doc.sentences.append(sentence)
 
 
-def _flush(docs: list[ConllDocument], sentence: ConllSentence, lone: bool) -> Iterator[ConllDocument]:
-    yield from _flush_sentence(docs, sentence, lone)
-    yield from docs
+def _flush(doc: ConllDocument | None, sentence: ConllSentence) -> Iterator[ConllDocument]:
+    """Finish the sentence, then yield the open document, if there is one."""
+    yield from _flush_sentence(doc, sentence)
+    if doc is not None:
+        yield doc
 
 
 def read_conll(path: str | os.PathLike[str]) -> Iterator[list[list[tuple[str, str]]]]:

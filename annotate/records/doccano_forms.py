@@ -114,10 +114,9 @@ def iter_conll(path: str | os.PathLike[str], name: str) -> Iterator[tuple[int, A
     """
     with open_binary(path) as f:
         data = f.read()
-    text, bad = decode_utf8(data, name)
-    if text is None:
-        assert bad is not None
-        yield bad.line or 1, None, bad
+    text = decode_utf8(data, name)
+    if isinstance(text, Finding):
+        yield text.line or 1, None, text
         return
     tokens: list[str] = []
     tags: list[str] = []

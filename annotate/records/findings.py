@@ -176,10 +176,10 @@ class ValidationReport:
         }
 
 
-def decode_utf8(data: bytes, name: str) -> tuple[str | None, Finding | None]:
-    """Return a whole file's text, or None and the E104 finding naming the line that is not UTF-8."""
+def decode_utf8(data: bytes, name: str) -> str | Finding:
+    """Return a whole file's text, or the E104 finding naming the line that is not UTF-8."""
     try:
-        return data.decode("utf-8"), None
+        return data.decode("utf-8")
     except UnicodeDecodeError as e:
         line = data[: e.start].count(b"\n") + 1
-        return None, Finding("E104", ERROR, f"not UTF-8: {e.reason}", name, line, None)
+        return Finding("E104", ERROR, f"not UTF-8: {e.reason}", name, line, None)

@@ -282,17 +282,16 @@ def iter_jsonl_lenient(path: str | os.PathLike[str], name: str) -> Iterator[tupl
             f.close()
 
 
-def _iter_json_document(path: str | os.PathLike[str], name: str) -> Iterator[tuple[int, Any, Finding | None]]:
+def iter_json_document(path: str | os.PathLike[str], name: str) -> Iterator[tuple[int, Any, Finding | None]]:
     """Yield the record(s) of a whole-file ``.json`` document: one object, or an array of them."""
     with open_binary(path) as f:
         data = f.read()
     if data.startswith(_BOM):
         data = data[len(_BOM) :]
         yield 1, None, _bom_finding(name)
-    s, bad = decode_utf8(data, name)
-    if s is None:
-        assert bad is not None
-        yield bad.line or 1, None, bad
+    s = decode_utf8(data, name)
+    if isinstance(s, Finding):
+        yield s.line or 1, None, s
         return
     dec = json.JSONDecoder(parse_constant=_reject_constant)
     ws = re.compile(r"\s*")
@@ -325,9 +324,6 @@ def _iter_json_document(path: str | os.PathLike[str], name: str) -> Iterator[tup
         yield line, None, Finding("E102", ERROR, _json_msg(e), name, line, None)
     except RecursionError:
         yield 1, None, Finding("E102", ERROR, "invalid JSON: nested too deeply", name, 1, None)
-
-
-iter_json_document = _iter_json_document
 
 
 def _json_msg(e: ValueError) -> str:
@@ -395,7 +391,7 @@ def iter_validated(
     if doccano_forms.is_conll_path(path):
         lines = doccano_forms.iter_conll(path, name)
     else:
-        lines = _iter_json_document(path, name) if whole else iter_jsonl_lenient(path, name)
+        lines = iter_json_document(path, name) if whole else iter_jsonl_lenient(path, name)
     validator: Validator | None = None
     n_err = 0
     for lineno, obj, finding in lines:
