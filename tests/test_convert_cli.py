@@ -115,6 +115,11 @@ def bad_case(tmp_path: Path, name: str) -> tuple[list[str], str]:
         }
         p.write_text(json.dumps(obj) + "\n", "utf-8")
         return [str(p), "--from", "prodigy"], f"{p}:1"
+    if name == "bad-doc-ids-brat":
+        shutil.copy(DATA / "brat" / "cafe.txt", tmp_path / "cafe.txt")
+        (tmp_path / "cafe.ann").write_text("T1\tPlace 0 4\tCafé\n", "utf-8")
+        (tmp_path / "doc_ids.json").write_text('{"cafe": "d1",\n "x": }\n', "utf-8")
+        return [str(tmp_path), "--from", "brat"], f"{tmp_path / 'doc_ids.json'}:2"
     if name == "ann-without-txt":
         (tmp_path / "lonely.ann").write_text("T1\tX 0 1\ta\n", "utf-8")
         return [str(tmp_path / "lonely.ann"), "--from", "brat"], f"{tmp_path / 'lonely.ann'}"
@@ -137,6 +142,7 @@ BAD = [
     "missing-span-brat",
     "missing-span-label-studio",
     "missing-span-prodigy",
+    "bad-doc-ids-brat",
     "ann-without-txt",
     "bad-tag-conll",
     "bad-zip-doccano",

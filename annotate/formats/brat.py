@@ -249,7 +249,13 @@ def read_doc_ids(folder: Path) -> dict[str, str]:
     mapping_path = folder / DOC_IDS
     if not mapping_path.is_file():
         return {}
-    mapping = json.loads(mapping_path.read_text("utf-8"))
+    try:
+        mapping = json.loads(mapping_path.read_text("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        line = e.lineno if isinstance(e, json.JSONDecodeError) else None
+        raise DataError(
+            f"{DOC_IDS} is not valid JSON ({e})", path=str(mapping_path), line=line, code="E181"
+        ) from None
     if not isinstance(mapping, dict):
         return {}
     return {str(stem): doc_id for stem, doc_id in mapping.items() if isinstance(doc_id, str)}
