@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from annotate.errors import NotFound, TeamError, UsageError
+from annotate.errors import TeamError, UsageError
 from annotate.fileio import atomic_write, check_writable, is_stdio
 
 
@@ -51,9 +51,10 @@ def add_users(
     check_admin(api, "creating users")
     report = UsersAdded(passwords_out=str(passwords_out))
     passwords: dict[str, str] = {}
+    existing = user_ids(api)
     try:
         for name in wanted:
-            if _exists(api, name):
+            if name in existing:
                 report.existing.append(name)
                 continue
             password = secrets.token_urlsafe(15)
@@ -81,12 +82,9 @@ def _unique(names: list[str]) -> list[str]:
     return out
 
 
-def _exists(api: Any, name: str) -> bool:
-    try:
-        api.find_user(name)
-    except NotFound:
-        return False
-    return True
+def user_ids(api: Any) -> dict[str, int]:
+    """Return every user's id by name, in one request (Doccano's user list is not paginated)."""
+    return {str(u["username"]): int(u["id"]) for u in api.list_users()}
 
 
 def list_users(api: Any) -> list[dict[str, Any]]:
