@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from team_helpers import adjudicate_args
 from typer.testing import CliRunner
 
 from annotate.cli import app
@@ -307,20 +308,17 @@ def test_edits_through_each_login_come_back_attributed_then_adjudicate_and_revie
     reviewer = make_user()
     review_name = f"{pushed_team.name}-review"
     adj = invoke(
-        [
-            "adjudicate",
-            str(per),
-            "--out",
-            str(gold),
-            "--conflicts",
-            str(conflicts),
+        adjudicate_args(
+            per,
+            gold,
+            conflicts,
             "--review-project",
             review_name,
             "--reviewer",
             reviewer.username,
             "--recipe",
             str(RECIPE_PATH),
-        ],
+        ),
         pushed_team.env,
     )
     assert adj.exit_code == 0, adj.output
@@ -381,16 +379,7 @@ def _review_and_resolve(
     assert pulled.exit_code == 0, pulled.output
     final = tmp_path / "final.jsonl"
     done = invoke(
-        [
-            "adjudicate",
-            str(per),
-            "--out",
-            str(final),
-            "--conflicts",
-            str(conflicts),
-            "--resolved",
-            str(reviewed),
-        ],
+        adjudicate_args(per, final, conflicts, "--resolved", str(reviewed)),
         team.env,
     )
     assert done.exit_code == 0, done.output

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from pushpull_helpers import PUSHPULL, make_tasks, pushpull_recipe, write_tasks
+from team_helpers import adjudicate_args
 from typer.testing import CliRunner
 
 from annotate.cli import app
@@ -188,20 +189,17 @@ def test_a_reviewer_with_the_annotator_role_is_refused(
     gold, conflicts = tmp_path / "gold.jsonl", tmp_path / "c.jsonl"
     result = CliRunner().invoke(
         app,
-        [
-            "adjudicate",
-            str(per),
-            "--out",
-            str(gold),
-            "--conflicts",
-            str(conflicts),
+        adjudicate_args(
+            per,
+            gold,
+            conflicts,
             "--review-project",
             str(proj["name"]),
             "--reviewer",
             reviewer.username,
             "--recipe",
             str(RECIPE),
-        ],
+        ),
         env=doccano_env,
     )
     assert result.exit_code == 1 and "a reviewer must be" in result.output
