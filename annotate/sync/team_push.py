@@ -196,17 +196,9 @@ def _push_share(
 
 def _create_member_project(api: Any, team: str, annotator: str, recipe: Recipe) -> dict[str, Any]:
     """Make one annotator's project of a team: collaborative, so they see the pre-annotations."""
-    settings = project_settings(recipe)
-    return dict(
-        api.create_project(
-            member_name(team, annotator),
-            project_type=settings["project_type"],
-            description=description(team, annotator, recipe.description or f"annotate recipe {recipe.id}"),
-            collaborative_annotation=settings["collaborative_annotation"],
-            allow_overlapping=settings["allow_overlapping"],
-            use_relation=settings["use_relation"],
-        )
-    )
+    text = description(team, annotator, recipe.description or f"annotate recipe {recipe.id}")
+    settings = project_settings(recipe)  # exactly create_project's keyword arguments
+    return dict(api.create_project(member_name(team, annotator), description=text, **settings))
 
 
 __all__ = ["Routing", "TeamPushReport", "team_push"]
