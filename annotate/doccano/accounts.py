@@ -29,11 +29,16 @@ class UsersAdded:
 def check_admin(api: Any, what: str) -> None:
     """Raise TeamError unless the logged-in user is an admin of the server."""
     me = api.whoami()
-    if not (me.get("is_superuser") or me.get("is_staff")):
+    if not _is_admin(me):
         raise TeamError(
             f"{me.get('username')!r} is not an admin of {api.url}: {what} needs one",
             hint="log in as an admin (--username, DOCCANO_PASSWORD)",
         )
+
+
+def _is_admin(user: dict[str, Any]) -> bool:
+    """Return whether a Doccano user (``me`` or one of the user list) is an admin of the server."""
+    return bool(user.get("is_superuser") or user.get("is_staff"))
 
 
 def add_users(
@@ -94,7 +99,7 @@ def list_users(api: Any) -> list[dict[str, Any]]:
             {
                 "username": u.get("username"),
                 "id": u.get("id"),
-                "admin": bool(u.get("is_superuser") or u.get("is_staff")),
+                "admin": _is_admin(u),
             }
             for u in api.list_users()
         ),
