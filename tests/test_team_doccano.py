@@ -45,6 +45,8 @@ class PushedTeam:
     passwords: dict[str, str]
     url: str
     env: dict[str, str]
+    pw_file: Path  # the passwords `annotate users add` wrote
+    added_output: str  # what `annotate users add` printed
 
     @property
     def annotators(self) -> list[str]:
@@ -103,9 +105,9 @@ def pushed_team(
     )
     assert pushed.exit_code == 0, pushed.output
     tasks = {r.doc_id: r for _, r in read_records(corpus_tasks)}
-    team = PushedTeam(name, corpus_tasks, tasks, passwords, doccano_server.url, doccano_env)
-    team.added_output = added.output  # type: ignore[attr-defined]
-    team.pw_file = pw_file  # type: ignore[attr-defined]
+    team = PushedTeam(
+        name, corpus_tasks, tasks, passwords, doccano_server.url, doccano_env, pw_file, added.output
+    )
     try:
         yield team
     finally:
@@ -115,10 +117,10 @@ def pushed_team(
 
 
 def test_users_add_writes_the_passwords_only_to_a_private_file(pushed_team: PushedTeam) -> None:
-    pw_file: Path = pushed_team.pw_file  # type: ignore[attr-defined]
+    pw_file = pushed_team.pw_file
     assert stat.S_IMODE(os.stat(pw_file).st_mode) == 0o600
     assert sorted(pushed_team.passwords) == pushed_team.annotators and len(pushed_team.passwords) == 3
-    output: str = pushed_team.added_output  # type: ignore[attr-defined]
+    output = pushed_team.added_output
     assert "created 3 user(s)" in output
     assert not any(pw in output for pw in pushed_team.passwords.values())
     # Each password logs its user in.
