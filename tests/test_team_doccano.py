@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from team_helpers import adjudicate_args
+from team_helpers import adjudicate_args, delete_team
 from typer.testing import CliRunner
 
 from annotate.cli import app
@@ -111,9 +111,7 @@ def pushed_team(
     try:
         yield team
     finally:
-        found = find_team(doccano_api, name)
-        for proj in found.projects.values() if found else []:
-            doccano_api.delete_project(int(proj["id"]))
+        delete_team(doccano_api, name)
 
 
 def test_users_add_writes_the_passwords_only_to_a_private_file(pushed_team: PushedTeam) -> None:

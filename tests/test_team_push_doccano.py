@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from pushpull_helpers import PUSHPULL, make_tasks, pushpull_recipe, write_tasks
-from team_helpers import adjudicate_args
+from team_helpers import adjudicate_args, delete_team
 from typer.testing import CliRunner
 
 from annotate.cli import app
@@ -32,9 +32,7 @@ def team_name(doccano_api: DoccanoAPI) -> Iterator[str]:
     """A fresh team name; every project of that team is deleted after the test."""
     name = f"tp-{secrets.token_hex(3)}"
     yield name
-    team = find_team(doccano_api, name)
-    for proj in team.projects.values() if team else []:
-        doccano_api.delete_project(int(proj["id"]))
+    delete_team(doccano_api, name)
 
 
 def _holdings(api: DoccanoAPI, team: str) -> dict[str, set[str]]:
