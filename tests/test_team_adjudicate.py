@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from team_helpers import adjudicate_args
 
 from annotate.errors import TeamError
 from annotate.fileio import write_jsonl
@@ -143,26 +144,17 @@ def test_the_cli_prints_the_counts_and_refuses_a_conflicts_file_of_another_input
     write_jsonl(per, (r.to_dict() for r in [rec("a", "d1", [PUTIN]), rec("b", "d1", [PUTIN, KIM])]))
     gold, conflicts = tmp_path / "gold.jsonl", tmp_path / "conflicts.jsonl"
     runner = CliRunner()
-    done = runner.invoke(app, ["adjudicate", str(per), "--out", str(gold), "--conflicts", str(conflicts)])
+    done = runner.invoke(app, adjudicate_args(per, gold, conflicts))
     assert done.exit_code == 0, done.output
     assert "documents agreed 0, in conflict 1; spans disputed 1, relations disputed 0" in done.output
-    again = runner.invoke(app, ["adjudicate", str(per), "--out", str(gold), "--conflicts", str(conflicts)])
+    again = runner.invoke(app, adjudicate_args(per, gold, conflicts))
     assert again.exit_code == 2 and "exists" in again.output
     other = tmp_path / "other-per.jsonl"
     write_jsonl(other, (r.to_dict() for r in [rec("a", "x1", [PUTIN]), rec("b", "x1", [KIM])]))
     final = tmp_path / "final.jsonl"
     wrong = runner.invoke(
         app,
-        [
-            "adjudicate",
-            str(other),
-            "--out",
-            str(final),
-            "--conflicts",
-            str(conflicts),
-            "--resolved",
-            str(gold),
-        ],
+        adjudicate_args(other, final, conflicts, "--resolved", str(gold)),
     )
     assert wrong.exit_code == 1 and "is not the conflicts of" in wrong.output
     assert not final.exists()
@@ -176,7 +168,7 @@ def test_the_cli_after_a_review_writes_only_the_gold_and_says_none_is_in_conflic
     per = one_agreed_one_disputed(tmp_path / "per.jsonl")
     gold, conflicts = tmp_path / "gold.jsonl", tmp_path / "conflicts.jsonl"
     runner = CliRunner()
-    first = runner.invoke(app, ["adjudicate", str(per), "--out", str(gold), "--conflicts", str(conflicts)])
+    first = runner.invoke(app, adjudicate_args(per, gold, conflicts))
     assert first.exit_code == 0, first.output
     written = conflicts.read_bytes()
     reviewed = tmp_path / "review.jsonl"
@@ -184,16 +176,7 @@ def test_the_cli_after_a_review_writes_only_the_gold_and_says_none_is_in_conflic
         reviewed, [Record(text=TEXT, doc_id="d2", entities=[Span(0, *KIM)], confirmed=True).to_dict()]
     )
     final = tmp_path / "final.jsonl"
-    args = [
-        "adjudicate",
-        str(per),
-        "--out",
-        str(final),
-        "--conflicts",
-        str(conflicts),
-        "--resolved",
-        str(reviewed),
-    ]
+    args = adjudicate_args(per, final, conflicts, "--resolved", str(reviewed))
     done = runner.invoke(app, args)
     assert done.exit_code == 0, done.output
     assert f"1 agreed and 1 reviewed documents -> {final}; none in conflict" in done.output

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from team_helpers import delete_team
 from test_ui_browser import (  # noqa: F401 (browser_page is a fixture)
     BRICS,
     ICON_CHECK_PREFIX,
@@ -98,9 +99,7 @@ def test_a_non_admin_annotator_corrects_their_own_document_in_the_browser(
         pre = {s.key for s in tasks[0].entities}
         assert {s.key for s in seed.entities} ^ pre == {(*BRICS, "GPE"), (*BRICS, "ORG")}
     finally:
-        found = find_team(doccano_api, team)
-        for proj in found.projects.values() if found else []:
-            doccano_api.delete_project(int(proj["id"]))
+        delete_team(doccano_api, team)
 
 
 def _correct_in_browser(

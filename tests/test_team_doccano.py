@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from team_helpers import adjudicate_args, delete_team
 from typer.testing import CliRunner
 
 from annotate.cli import app
@@ -44,6 +45,8 @@ class PushedTeam:
     passwords: dict[str, str]
     url: str
     env: dict[str, str]
+    pw_file: Path  # the passwords `annotate users add` wrote
+    added_output: str  # what `annotate users add` printed
 
     @property
     def annotators(self) -> list[str]:
@@ -102,22 +105,20 @@ def pushed_team(
     )
     assert pushed.exit_code == 0, pushed.output
     tasks = {r.doc_id: r for _, r in read_records(corpus_tasks)}
-    team = PushedTeam(name, corpus_tasks, tasks, passwords, doccano_server.url, doccano_env)
-    team.added_output = added.output  # type: ignore[attr-defined]
-    team.pw_file = pw_file  # type: ignore[attr-defined]
+    team = PushedTeam(
+        name, corpus_tasks, tasks, passwords, doccano_server.url, doccano_env, pw_file, added.output
+    )
     try:
         yield team
     finally:
-        found = find_team(doccano_api, name)
-        for proj in found.projects.values() if found else []:
-            doccano_api.delete_project(int(proj["id"]))
+        delete_team(doccano_api, name)
 
 
 def test_users_add_writes_the_passwords_only_to_a_private_file(pushed_team: PushedTeam) -> None:
-    pw_file: Path = pushed_team.pw_file  # type: ignore[attr-defined]
+    pw_file = pushed_team.pw_file
     assert stat.S_IMODE(os.stat(pw_file).st_mode) == 0o600
     assert sorted(pushed_team.passwords) == pushed_team.annotators and len(pushed_team.passwords) == 3
-    output: str = pushed_team.added_output  # type: ignore[attr-defined]
+    output = pushed_team.added_output
     assert "created 3 user(s)" in output
     assert not any(pw in output for pw in pushed_team.passwords.values())
     # Each password logs its user in.
@@ -307,20 +308,17 @@ def test_edits_through_each_login_come_back_attributed_then_adjudicate_and_revie
     reviewer = make_user()
     review_name = f"{pushed_team.name}-review"
     adj = invoke(
-        [
-            "adjudicate",
-            str(per),
-            "--out",
-            str(gold),
-            "--conflicts",
-            str(conflicts),
+        adjudicate_args(
+            per,
+            gold,
+            conflicts,
             "--review-project",
             review_name,
             "--reviewer",
             reviewer.username,
             "--recipe",
             str(RECIPE_PATH),
-        ],
+        ),
         pushed_team.env,
     )
     assert adj.exit_code == 0, adj.output
@@ -381,16 +379,7 @@ def _review_and_resolve(
     assert pulled.exit_code == 0, pulled.output
     final = tmp_path / "final.jsonl"
     done = invoke(
-        [
-            "adjudicate",
-            str(per),
-            "--out",
-            str(final),
-            "--conflicts",
-            str(conflicts),
-            "--resolved",
-            str(reviewed),
-        ],
+        adjudicate_args(per, final, conflicts, "--resolved", str(reviewed)),
         team.env,
     )
     assert done.exit_code == 0, done.output

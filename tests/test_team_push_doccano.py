@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from pushpull_helpers import PUSHPULL, make_tasks, pushpull_recipe, write_tasks
+from team_helpers import adjudicate_args, delete_team
 from typer.testing import CliRunner
 
 from annotate.cli import app
@@ -19,7 +20,7 @@ from annotate.errors import TeamError
 from annotate.sync.options import PushOptions
 from annotate.sync.routing import loads_of
 from annotate.sync.team import find_team
-from annotate.sync.team_push import team_push
+from annotate.sync.team_push import TeamPushReport, team_push
 
 pytestmark = [pytest.mark.doccano]
 
@@ -31,9 +32,7 @@ def team_name(doccano_api: DoccanoAPI) -> Iterator[str]:
     """A fresh team name; every project of that team is deleted after the test."""
     name = f"tp-{secrets.token_hex(3)}"
     yield name
-    team = find_team(doccano_api, name)
-    for proj in team.projects.values() if team else []:
-        doccano_api.delete_project(int(proj["id"]))
+    delete_team(doccano_api, name)
 
 
 def _holdings(api: DoccanoAPI, team: str) -> dict[str, set[str]]:
@@ -44,44 +43,35 @@ def _holdings(api: DoccanoAPI, team: str) -> dict[str, set[str]]:
     }
 
 
+def _team_push(
+    api: DoccanoAPI, tasks: Path, team: str, annotators: list[str], overlap: int, **options: Any
+) -> TeamPushReport:
+    """Push ``tasks`` to ``team`` with the pushpull recipe and these push options."""
+    return team_push(
+        api,
+        tasks,
+        project=team,
+        recipe=pushpull_recipe(),
+        annotators=annotators,
+        overlap=overlap,
+        options=PushOptions(**options),
+    )
+
+
 def test_repush_is_idempotent_and_more_documents_move_none_of_the_earlier(
     doccano_api: DoccanoAPI, make_user: Callable[..., Any], team_name: str, tmp_path: Path
 ) -> None:
     names = sorted(make_user().username for _ in range(3))
     first = make_tasks(12, seed=1)
     path = write_tasks(tmp_path / "first.jsonl", first)
-    rep = team_push(
-        doccano_api,
-        path,
-        project=team_name,
-        recipe=pushpull_recipe(),
-        annotators=names,
-        overlap=2,
-        options=PushOptions(create=True),
-    )
+    rep = _team_push(doccano_api, path, team_name, names, 2, create=True)
     assert rep.pushed == 24 and sorted(rep.created) == names
     before = _holdings(doccano_api, team_name)
-    again = team_push(
-        doccano_api,
-        path,
-        project=team_name,
-        recipe=pushpull_recipe(),
-        annotators=names,
-        overlap=2,
-        options=PushOptions(),
-    )
+    again = _team_push(doccano_api, path, team_name, names, 2)
     assert again.pushed == 0 and again.skipped_present == 24 and not again.created
     assert _holdings(doccano_api, team_name) == before
     more = write_tasks(tmp_path / "more.jsonl", first + make_tasks(9, seed=2, prefix="late"))
-    later = team_push(
-        doccano_api,
-        more,
-        project=team_name,
-        recipe=pushpull_recipe(),
-        annotators=names,
-        overlap=2,
-        options=PushOptions(),
-    )
+    later = _team_push(doccano_api, more, team_name, names, 2)
     assert later.pushed == 18 and later.skipped_present == 24
     after = _holdings(doccano_api, team_name)
     for a in names:
@@ -157,15 +147,7 @@ def test_a_login_or_a_member_without_the_right_role_is_refused_and_nothing_chang
     assert no_users.exit_code == 1 and "is not an admin" in no_users.output
     assert not pw_file.exists() and new not in {u["username"] for u in doccano_api.list_users()}
     # A team whose member project gives its annotator another role: refused before any upload.
-    team_push(
-        doccano_api,
-        tasks,
-        project=team_name,
-        recipe=pushpull_recipe(),
-        annotators=[alice.username, bob.username],
-        overlap=1,
-        options=PushOptions(create=True),
-    )
+    _team_push(doccano_api, tasks, team_name, [alice.username, bob.username], 1, create=True)
     team = find_team(doccano_api, team_name)
     assert team is not None
     pid = int(team.projects[bob.username]["id"])
@@ -174,14 +156,7 @@ def test_a_login_or_a_member_without_the_right_role_is_refused_and_nothing_chang
     counts = {a: doccano_api.count_examples(int(p["id"])) for a, p in team.projects.items()}
     more = write_tasks(tmp_path / "more.jsonl", make_tasks(4) + make_tasks(4, prefix="late"))
     with pytest.raises(TeamError, match="is annotation_approver") as info:
-        team_push(
-            doccano_api,
-            more,
-            project=team_name,
-            recipe=pushpull_recipe(),
-            annotators=[alice.username, bob.username],
-            overlap=1,
-        )
+        _team_push(doccano_api, more, team_name, [alice.username, bob.username], 1)
     assert info.value.exit_code == 1
     assert {a: doccano_api.count_examples(int(p["id"])) for a, p in team.projects.items()} == counts
 
@@ -212,20 +187,17 @@ def test_a_reviewer_with_the_annotator_role_is_refused(
     gold, conflicts = tmp_path / "gold.jsonl", tmp_path / "c.jsonl"
     result = CliRunner().invoke(
         app,
-        [
-            "adjudicate",
-            str(per),
-            "--out",
-            str(gold),
-            "--conflicts",
-            str(conflicts),
+        adjudicate_args(
+            per,
+            gold,
+            conflicts,
             "--review-project",
             str(proj["name"]),
             "--reviewer",
             reviewer.username,
             "--recipe",
             str(RECIPE),
-        ],
+        ),
         env=doccano_env,
     )
     assert result.exit_code == 1 and "a reviewer must be" in result.output
@@ -238,14 +210,6 @@ def test_a_dry_run_routes_and_counts_but_makes_nothing(
 ) -> None:
     names = sorted(make_user().username for _ in range(2))
     path = write_tasks(tmp_path / "t.jsonl", make_tasks(5))
-    rep = team_push(
-        doccano_api,
-        path,
-        project=team_name,
-        recipe=pushpull_recipe(),
-        annotators=names,
-        overlap=1,
-        options=PushOptions(create=True, dry_run=True),
-    )
+    rep = _team_push(doccano_api, path, team_name, names, 1, create=True, dry_run=True)
     assert rep.dry_run and rep.pushed == 5 and sorted(rep.routed.values()) == [2, 3]
     assert find_team(doccano_api, team_name) is None

@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from annotate.errors import NotFound, TeamError, UsageError
+from annotate.errors import TeamError, UsageError
 from annotate.fileio import atomic_write, check_writable, is_stdio
 
 
@@ -29,11 +29,16 @@ class UsersAdded:
 def check_admin(api: Any, what: str) -> None:
     """Raise TeamError unless the logged-in user is an admin of the server."""
     me = api.whoami()
-    if not (me.get("is_superuser") or me.get("is_staff")):
+    if not _is_admin(me):
         raise TeamError(
             f"{me.get('username')!r} is not an admin of {api.url}: {what} needs one",
             hint="log in as an admin (--username, DOCCANO_PASSWORD)",
         )
+
+
+def _is_admin(user: dict[str, Any]) -> bool:
+    """Return whether a Doccano user (``me`` or one of the user list) is an admin of the server."""
+    return bool(user.get("is_superuser") or user.get("is_staff"))
 
 
 def add_users(
@@ -51,9 +56,10 @@ def add_users(
     check_admin(api, "creating users")
     report = UsersAdded(passwords_out=str(passwords_out))
     passwords: dict[str, str] = {}
+    existing = user_ids(api)
     try:
         for name in wanted:
-            if _exists(api, name):
+            if name in existing:
                 report.existing.append(name)
                 continue
             password = secrets.token_urlsafe(15)
@@ -81,12 +87,9 @@ def _unique(names: list[str]) -> list[str]:
     return out
 
 
-def _exists(api: Any, name: str) -> bool:
-    try:
-        api.find_user(name)
-    except NotFound:
-        return False
-    return True
+def user_ids(api: Any) -> dict[str, int]:
+    """Return every user's id by name, in one request (Doccano's user list is not paginated)."""
+    return {str(u["username"]): int(u["id"]) for u in api.list_users()}
 
 
 def list_users(api: Any) -> list[dict[str, Any]]:
@@ -96,7 +99,7 @@ def list_users(api: Any) -> list[dict[str, Any]]:
             {
                 "username": u.get("username"),
                 "id": u.get("id"),
-                "admin": bool(u.get("is_superuser") or u.get("is_staff")),
+                "admin": _is_admin(u),
             }
             for u in api.list_users()
         ),

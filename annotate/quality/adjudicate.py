@@ -285,6 +285,7 @@ def resolve(
             hint="pass the conflicts file that `annotate adjudicate` wrote for this input",
         )
     reviewed = _reviewed(resolved, expected)
+    annotators = {c["doc_id"]: c["annotators"] for c in adj.conflicts}
     for doc_id in sorted(expected):
         rec = reviewed[doc_id]
         final = build_record(
@@ -293,15 +294,11 @@ def resolve(
             ((h.key, t.key, r.label) for h, t, r in rec.relation_triples()),
             confirmed=True,
         )
-        final.meta[ADJUDICATION] = {"strategy": "review", "annotators": _names(adj, doc_id)}
+        final.meta[ADJUDICATION] = {"strategy": "review", "annotators": annotators[doc_id]}
         adj.gold.append(final)
         adj.resolved += 1
     adj.gold.sort(key=lambda r: r.doc_id)
     return adj
-
-
-def _names(adj: Adjudication, doc_id: str) -> list[str]:
-    return next(c["annotators"] for c in adj.conflicts if c["doc_id"] == doc_id)
 
 
 def _reviewed(resolved: str | os.PathLike[str], expected: dict[str, str]) -> dict[str, Record]:

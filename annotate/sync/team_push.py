@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from annotate.doccano.accounts import check_admin
+from annotate.doccano.accounts import check_admin, user_ids
 from annotate.errors import NotFound, TeamError
 from annotate.recipe import Recipe
 from annotate.records.model import Record
@@ -132,13 +132,8 @@ def team_push(
 def _look(api: Any, project: str, names: list[str], ledger_dir: Path, options: PushOptions) -> _Looked:
     """Check the login and the annotators, find the team and read what its projects hold."""
     check_admin(api, "a team push (it makes projects and members)")
-    user_ids: dict[str, int] = {}
-    unknown = []
-    for name in names:
-        try:
-            user_ids[name] = int(api.find_user(name)["id"])
-        except NotFound:
-            unknown.append(name)
+    known = user_ids(api)
+    unknown = [name for name in names if name not in known]
     if unknown:
         raise TeamError(
             f"unknown annotator(s) at {api.url}: {', '.join(unknown)}",
@@ -154,7 +149,7 @@ def _look(api: Any, project: str, names: list[str], ledger_dir: Path, options: P
         found[annotator] = look(api, int(proj["id"]), ledger_dir, want_listing=options.update)
         for doc_id in _held_doc_ids(api, found[annotator]):
             held.setdefault(doc_id, set()).add(annotator)
-    return _Looked(found, held, user_ids, roles)
+    return _Looked(found, held, {name: known[name] for name in names}, roles)
 
 
 def _held_doc_ids(api: Any, found: Found) -> list[str]:
@@ -201,17 +196,9 @@ def _push_share(
 
 def _create_member_project(api: Any, team: str, annotator: str, recipe: Recipe) -> dict[str, Any]:
     """Make one annotator's project of a team: collaborative, so they see the pre-annotations."""
-    settings = project_settings(recipe)
-    return dict(
-        api.create_project(
-            member_name(team, annotator),
-            project_type=settings["project_type"],
-            description=description(team, annotator, recipe.description or f"annotate recipe {recipe.id}"),
-            collaborative_annotation=settings["collaborative_annotation"],
-            allow_overlapping=settings["allow_overlapping"],
-            use_relation=settings["use_relation"],
-        )
-    )
+    text = description(team, annotator, recipe.description or f"annotate recipe {recipe.id}")
+    settings = project_settings(recipe)  # exactly create_project's keyword arguments
+    return dict(api.create_project(member_name(team, annotator), description=text, **settings))
 
 
 __all__ = ["Routing", "TeamPushReport", "team_push"]
