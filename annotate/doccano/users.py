@@ -56,15 +56,28 @@ class Users(Transport):
         """Return the id of a role given by name (``annotator``) or id."""
         if isinstance(role, int) or str(role).isdigit():
             return int(role)
-        try:
-            for r in self.get_json("roles", what="list roles"):
-                if r.get("name") == role:
-                    return int(r["id"])
-        except (NotFound, PermissionDenied):
-            pass
+        found = self._server_roles().get(str(role))
+        if found is not None:
+            return found
         if role in ROLE_IDS:
             return ROLE_IDS[role]
         raise UsageError(f"unknown role {role!r}", hint="one of: " + ", ".join(ROLE_IDS))
+
+    def _server_roles(self) -> dict[str, int]:
+        """The server's role ids by name, asked once per connection (a team push adds many
+        members); empty where the user may not list them."""
+        roles: dict[str, int] | None = getattr(self, "_role_ids", None)
+        if roles is None:
+            try:
+                roles = {
+                    str(r["name"]): int(r["id"])
+                    for r in self.get_json("roles", what="list roles")
+                    if r.get("name") is not None
+                }
+            except (NotFound, PermissionDenied):
+                roles = {}
+            self._role_ids = roles
+        return roles
 
     def list_members(self, project_id: int) -> list[dict[str, Any]]:
         """Return the project's members (``user``, ``username``, ``role``, ``rolename``)."""
