@@ -374,20 +374,11 @@ def team_row(cfg: Config, c: Corpus, server: Server) -> Row:
         row.passed = row.value <= 2.5
         row.note = (
             f"the routed push uploads {2 * n:,} examples into 3 projects (loads "
-            f"{', '.join(str(v) for v in trep_loads(names, tasks))}), the plain one {n:,} into one; "
+            f"{', '.join(str(trep.routed[a]) for a in sorted(names))}), the plain one {n:,} into one; "
             "both create their projects and label types inside the timing."
         )
 
     return _guard(row, body)
-
-
-def trep_loads(names: list[str], tasks: Path) -> list[int]:
-    """Return each annotator's share of a routed push of ``tasks`` (overlap 2), in name order."""
-    from annotate.sync.routing import loads_of, route
-
-    doc_ids = [json.loads(line)["doc_id"] for line in tasks.open(encoding="utf-8") if line.strip()]
-    loads = loads_of(route(doc_ids, names, 2))
-    return [loads[a] for a in sorted(names)]
 
 
 # -- validate ----------------------------------------------------------------------------------------
