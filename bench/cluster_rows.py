@@ -24,7 +24,7 @@ from typing import Any
 
 from bench import ours
 from bench.harness import ROOT, Row, log, median, run_proc
-from bench.run import _guard
+from bench.run import _guard, rss_ratio
 
 
 def _env() -> dict[str, str]:
@@ -226,25 +226,23 @@ def cluster_rows(
     with dask_cluster(2) as two:
 
         def mem_body(_: Row) -> None:
-            ratios, s_mb, b_mb = [], [], []
             out = cfg.workdir / "dask-mem.jsonl"
-            for i in range(cfg.mem_runs):
-                rs = run_proc(
-                    ours.preannotate_cmd(small, out, cfg, "--scheduler", two, model=cfg.mem_model), env=_env()
-                )
-                rb = run_proc(
-                    ours.preannotate_cmd(big, out, cfg, "--scheduler", two, model=cfg.mem_model), env=_env()
-                )
-                mem.base_s.append(rs.seconds)
-                mem.ours_s.append(rb.seconds)
-                s_mb.append(rs.max_rss_mb)
-                b_mb.append(rb.max_rss_mb)
-                ratios.append(rb.max_rss_mb / rs.max_rss_mb)
-                log(f"dask memory run {i + 1}: {rs.max_rss_mb:.0f} MB vs {rb.max_rss_mb:.0f} MB")
-            mem.value = median(ratios)
-            mem.passed = mem.value <= 1.3
+
+            def client(articles: Path) -> Any:
+                cmd = ours.preannotate_cmd(articles, out, cfg, "--scheduler", two, model=cfg.mem_model)
+                return run_proc(cmd, env=_env())
+
+            s_mb, b_mb = rss_ratio(
+                mem,
+                cfg.mem_runs,
+                lambda: client(small),
+                lambda: client(big),
+                lambda i, rs, rb: (
+                    f"dask memory run {i + 1}: {rs.max_rss_mb:.0f} MB vs {rb.max_rss_mb:.0f} MB"
+                ),
+            )
             mem.note = (
-                f"peak RSS of the client process {median(b_mb):.0f} MB vs {median(s_mb):.0f} MB "
+                f"peak RSS of the client process {b_mb:.0f} MB vs {s_mb:.0f} MB "
                 f"(`--model {cfg.mem_model}`, as the other memory rows; the workers are other processes)."
             )
 

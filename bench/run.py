@@ -374,20 +374,11 @@ def team_row(cfg: Config, c: Corpus, server: Server) -> Row:
         row.passed = row.value <= 2.5
         row.note = (
             f"the routed push uploads {2 * n:,} examples into 3 projects (loads "
-            f"{', '.join(str(v) for v in trep_loads(names, tasks))}), the plain one {n:,} into one; "
+            f"{', '.join(str(trep.routed[a]) for a in sorted(names))}), the plain one {n:,} into one; "
             "both create their projects and label types inside the timing."
         )
 
     return _guard(row, body)
-
-
-def trep_loads(names: list[str], tasks: Path) -> list[int]:
-    """Return each annotator's share of a routed push of ``tasks`` (overlap 2), in name order."""
-    from annotate.sync.routing import loads_of, route
-
-    doc_ids = [json.loads(line)["doc_id"] for line in tasks.open(encoding="utf-8") if line.strip()]
-    loads = loads_of(route(doc_ids, names, 2))
-    return [loads[a] for a in sorted(names)]
 
 
 # -- validate ----------------------------------------------------------------------------------------
@@ -450,6 +441,31 @@ def validate_row(cfg: Config, c: Corpus) -> Row:
 
 
 # -- memory ------------------------------------------------------------------------------------------
+
+
+def rss_ratio(
+    row: Row,
+    runs: int,
+    small: Callable[[], Any],
+    big: Callable[[], Any],
+    say: Callable[[int, Any, Any], str],
+) -> tuple[float, float]:
+    """Run ``small`` then ``big`` ``runs`` times (their seconds go to ``row``, ``say(i, rs, rb)`` to
+    the log); ``row.value`` is the median of big's peak RSS over small's, passed at ≤ 1.3×.
+    Return the median peak RSS in MB of small and of big."""
+    ratios, s_mb, b_mb = [], [], []
+    for i in range(runs):
+        rs = small()
+        rb = big()
+        row.base_s.append(rs.seconds)
+        row.ours_s.append(rb.seconds)
+        s_mb.append(rs.max_rss_mb)
+        b_mb.append(rb.max_rss_mb)
+        ratios.append(rb.max_rss_mb / rs.max_rss_mb)
+        log(say(i, rs, rb))
+    row.value = median(ratios)
+    row.passed = row.value <= 1.3
+    return median(s_mb), median(b_mb)
 
 
 def memory_rows(cfg: Config, c: Corpus) -> list[Row]:
@@ -518,23 +534,18 @@ def memory_rows(cfg: Config, c: Corpus) -> list[Row]:
         )
 
         def body(row: Row, cmd: Callable[[int], list[str]] = cmd, what: str = what, note: str = note) -> None:
-            ratios, s_mb, b_mb = [], [], []
-            for i in range(cfg.mem_runs):
-                rs = run_proc(cmd(small), env=env)
-                rb = run_proc(cmd(big), env=env)
-                row.base_s.append(rs.seconds)
-                row.ours_s.append(rb.seconds)
-                s_mb.append(rs.max_rss_mb)
-                b_mb.append(rb.max_rss_mb)
-                ratios.append(rb.max_rss_mb / rs.max_rss_mb)
-                log(
+            s_mb, b_mb = rss_ratio(
+                row,
+                cfg.mem_runs,
+                lambda: run_proc(cmd(small), env=env),
+                lambda: run_proc(cmd(big), env=env),
+                lambda i, rs, rb: (
                     f"memory {what} run {i + 1}: {small}: {rs.max_rss_mb:.0f} MB, "
                     f"{big}: {rb.max_rss_mb:.0f} MB"
-                )
-            row.value = median(ratios)
-            row.passed = row.value <= 1.3
+                ),
+            )
             row.note = (
-                f"peak RSS {median(b_mb):.0f} MB vs {median(s_mb):.0f} MB (ru_maxrss of the process; "
+                f"peak RSS {b_mb:.0f} MB vs {s_mb:.0f} MB (ru_maxrss of the process; "
                 f"{cfg.mem_runs} run(s); the time columns are the {big:,} and {small:,} runs)"
                 + (f"; {note}" if note else "")
                 + "."

@@ -19,14 +19,19 @@ pip_install() { "$@" --quiet --disable-pip-version-check; }
 VENV=${VENV:-.venv}
 CLIENT_VENV=$VENV-doccano-client
 
-# A .venv made by another Python (a 3.11 one, when PYTHON is now 3.13) is made afresh.
-want=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
-have=$([ -x $VENV/bin/python ] && $VENV/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])' || true)
-if [ "$have" != "$want" ]; then
-    echo "setup: creating $VENV (Python $want)" >&2
-    rm -rf "$VENV"
-    "$PYTHON" -m venv "$VENV"
-fi
+python_version() { "$1" -c 'import sys; print("%d.%d" % sys.version_info[:2])'; }
+want=$(python_version "$PYTHON")
+# A venv made by another Python (a 3.11 one, when PYTHON is now 3.13) is made afresh.
+fresh_venv() {
+    local have
+    have=$([ -x "$1/bin/python" ] && python_version "$1/bin/python" || true)
+    if [ "$have" != "$want" ]; then
+        echo "setup: creating $1 (Python $want)" >&2
+        rm -rf "$1"
+        "$PYTHON" -m venv "$1"
+    fi
+}
+fresh_venv "$VENV"
 # The constraints file pins every transitive version, so that a fresh install resolves
 # to the same set that the tests last passed with.
 pip_install $VENV/bin/pip install -c constraints.txt -e ".[test,dask]"
@@ -41,13 +46,7 @@ if [ "$want" = 3.13 ]; then
         ".venv-doccano-client where a 3.11/3.12 setup made one, else skip" >&2
     rm -rf "$CLIENT_VENV"
 else
-    have=$([ -x $CLIENT_VENV/bin/python ] \
-        && $CLIENT_VENV/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])' || true)
-    if [ "$have" != "$want" ]; then
-        echo "setup: creating $CLIENT_VENV (Python $want)" >&2
-        rm -rf "$CLIENT_VENV"
-        "$PYTHON" -m venv "$CLIENT_VENV"
-    fi
+    fresh_venv "$CLIENT_VENV"
     pip_install $CLIENT_VENV/bin/pip install -c constraints-doccano-client.txt -e ".[test,doccano-client]"
     pip_install $CLIENT_VENV/bin/pip install --no-deps -r requirements-model.txt
 fi

@@ -10,12 +10,13 @@ import contextlib
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from annotate.doccano.processes import free_port
 
 
 @dataclass(frozen=True)
@@ -73,12 +74,6 @@ def _as_owner(cmd: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.contextmanager
 def throwaway_cluster(bindir: Path) -> Iterator[Cluster]:
     """Start a new cluster on 127.0.0.1 and a free port; stop it and delete its files afterwards."""
@@ -93,7 +88,7 @@ def throwaway_cluster(bindir: Path) -> Iterator[Cluster]:
     initdb = [str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "scram-sha-256"]
     subprocess.run(_as_owner([*initdb, f"--pwfile={pwfile}"]), check=True, capture_output=True, timeout=120)
     pwfile.unlink()
-    port = _free_port()
+    port = free_port()
     pg_ctl = [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(root / "server.log")]
     options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1"
     try:

@@ -176,23 +176,14 @@ class Layout:
             side = "in" if role.direction == "input" else "out"
             return str(r / side / ("afile.txt" if role.kind == "folder" else "adir"))
         if case.kind == "unreadable":
-            locked = r / "in" / f"locked-{name}"
-            if role.kind == "folder":
-                locked.mkdir()
-            else:
-                locked.write_text("{}\n", encoding="utf-8")
+            locked = _make(r / "in" / f"locked-{name}", role, "{}\n")
             locked.chmod(0)
             return str(locked)
         if case.kind == "unwritable":
             r.joinpath("ro").chmod(0o555)
             return str(r / "ro" / name)
         if case.kind == "exists":
-            path = r / "out" / f"exists-{name}"
-            if role.kind == "folder":
-                path.mkdir()
-            else:
-                path.write_text("keep", encoding="utf-8")
-            return str(path)
+            return str(_make(r / "out" / f"exists-{name}", role, "keep"))
         assert case.kind == "an-input"
         return self._an_input(case, role, values)
 
@@ -203,6 +194,15 @@ class Layout:
             return values[folder]
         some_input = next(n for n, rr in roles.items() if rr.direction == "input" and rr.kind != "folder")
         return values[some_input] if role.kind == "file" else str(Path(values[some_input]).parent)
+
+
+def _make(path: Path, role: PathRole, text: str) -> Path:
+    """Make ``path`` as the kind ``role`` names: an empty folder, or a file holding ``text``."""
+    if role.kind == "folder":
+        path.mkdir()
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
 
 
 def _argv(case: Case, layout: Layout) -> tuple[list[str], str]:

@@ -40,9 +40,7 @@ def redact(url: str) -> str:
         parts = urlsplit(url)
         if parts.password is None:
             return url
-        user = parts.username or ""
-        host = parts.netloc.rsplit("@", 1)[1]
-        return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+        return _with_user(parts, f"{parts.username or ''}:***")
     except ValueError:
         return url.split("://", 1)[0] + "://***"
 
@@ -71,8 +69,13 @@ def parse(url: str) -> DatabaseURL:
 
 
 def _without_password(parts: SplitResult) -> str:
+    return _with_user(parts, str(parts.username))
+
+
+def _with_user(parts: SplitResult, user: str) -> str:
+    """Return the URL of ``parts`` (which has a user part) with ``user`` before its ``@`` instead."""
     host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"{parts.username}@{host}"))
+    return urlunsplit(parts._replace(netloc=f"{user}@{host}"))
 
 
 def _pgpass_field(value: str) -> str:
