@@ -102,3 +102,20 @@ def map_in_order(
                     future.cancel()
     finally:
         _SHARED = None
+
+
+def tasks_ending_small(items: Iterable[T], size: int, workers: int, *, tail: int) -> Iterator[list[T]]:
+    """Yield ``items`` in tasks of ``size``, except the last ones, which are split small.
+
+    ``size * workers`` items are read ahead to know where the end is; when the input ends, what
+    is left is split into about ``tail * workers`` tasks, so that the workers finish close together.
+    """
+    ahead = size * workers
+    buffer: deque[T] = deque()
+    for item in items:
+        buffer.append(item)
+        if len(buffer) >= size + ahead:
+            yield [buffer.popleft() for _ in range(size)]
+    small = max(1, -(-len(buffer) // (tail * workers)))
+    while buffer:
+        yield [buffer.popleft() for _ in range(min(small, len(buffer)))]

@@ -18,8 +18,8 @@ import pytest
 
 from annotate.nlp.batch_parts import DoneBatches, batch_digest, parts_folder
 from annotate.nlp.dask_worker import materialise, work_spec
-from annotate.nlp.distributed import batches
 from annotate.recipe import load_recipe
+from annotate.workers import tasks_ending_small
 from tests.dask_helpers import DaskCluster, env, kill_group, other_version_of_pipeline, start_cluster
 
 pytest.importorskip("distributed", reason="needs the dask extra: pip install -e '.[dask]'")
@@ -318,10 +318,13 @@ def test_resume_after_the_client_is_killed_writes_the_identical_file(
 # -- the parts, without a cluster -------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("tail", [2, 4])  # Dask's batches, the forked workers' tasks
 @pytest.mark.parametrize("n, size, workers", [(0, 4, 2), (1, 4, 2), (7, 2, 2), (100, 8, 3), (33, 32, 1)])
-def test_batches_keep_every_text_in_order_and_split_the_end_small(n: int, size: int, workers: int) -> None:
+def test_batches_keep_every_text_in_order_and_split_the_end_small(
+    n: int, size: int, workers: int, tail: int
+) -> None:
     texts = [f"t{i}" for i in range(n)]
-    out = list(batches(iter(texts), size, workers))
+    out = list(tasks_ending_small(iter(texts), size, workers, tail=tail))
     assert [t for b in out for t in b] == texts
     assert all(1 <= len(b) <= size for b in out)
     if n > size * (workers + 1):

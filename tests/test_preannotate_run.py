@@ -18,7 +18,7 @@ from annotate.nlp.pipelines import MODEL_HASH, load
 from annotate.nlp.preannotate import preannotate
 from annotate.recipe import load_recipe
 from annotate.records.schemas import validator
-from annotate.workers import usable_cores
+from annotate.workers import tasks_ending_small, usable_cores
 
 ROOT = Path(__file__).resolve().parent.parent
 NEWS = ROOT / "recipes" / "news.toml"
@@ -196,10 +196,8 @@ def test_each_worker_gets_its_share_of_the_cores_for_blas() -> None:
 
 @pytest.mark.parametrize("n_texts", [0, 1, 7, 40, 95, 96, 97, 300])
 def test_worker_tasks_are_full_batches_then_small_ones_in_input_order(n_texts: int) -> None:
-    from annotate.nlp.preannotate import _tasks
-
     texts = [f"t{i}" for i in range(n_texts)]
-    tasks = list(_tasks(iter(texts), 32, 2))
+    tasks = list(tasks_ending_small(iter(texts), 32, 2, tail=4))
     assert [t for task in tasks for t in task] == texts
     sizes = [len(task) for task in tasks]
     full = sizes[: n_texts // 32 - 2] if n_texts >= 96 else []

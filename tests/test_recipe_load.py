@@ -112,6 +112,7 @@ def test_unknown_label_in_a_pattern_names_the_pattern_line(tmp_path: Path) -> No
     )
     e = error_of(write(tmp_path, BASE + '\n[entities.patterns]\nfiles = ["p.jsonl"]\n', pats))
     assert "/entities/patterns/files/0" in str(e) and "p.jsonl:2" in str(e) and "'GPE'" in str(e)
+    assert e.code == "E214" and e.hint == "labels of this recipe: ORG, PERSON"
 
 
 def test_missing_pattern_file_is_resolved_relative_to_the_recipe(tmp_path: Path) -> None:

@@ -106,11 +106,16 @@ _BUILT: dict[str, _Built] = {}
 _LOCK = threading.Lock()
 
 
+def _spec_key(blob: bytes) -> str:
+    """The key of the spec ``blob`` in ``_BUILT``."""
+    return hashlib.sha256(blob).hexdigest()
+
+
 def _built(blob: bytes) -> _Built:
     """Return the pipeline of the spec ``blob``, building it on the first call."""
     from annotate.nlp.preannotate import preannotate
 
-    key = hashlib.sha256(blob).hexdigest()
+    key = _spec_key(blob)
     with _LOCK:
         if key not in _BUILT:
             spec: WorkSpec = pickle.loads(blob)
@@ -131,13 +136,13 @@ def keep_for_fork(blob: bytes, pipe: LoadedPipeline) -> None:
     workers' check compares its fingerprint as any other's)."""
     with _LOCK:
         _BUILT.clear()
-        _BUILT[hashlib.sha256(blob).hexdigest()] = _Built(fingerprint(pipe), pipe.nlp)
+        _BUILT[_spec_key(blob)] = _Built(fingerprint(pipe), pipe.nlp)
 
 
 def forget_kept(blob: bytes) -> None:
     """On the client: drop what :func:`keep_for_fork` held, once the workers are forked."""
     with _LOCK:
-        _BUILT.pop(hashlib.sha256(blob).hexdigest(), None)
+        _BUILT.pop(_spec_key(blob), None)
 
 
 def spec_bytes(blob: bytes) -> bytes:

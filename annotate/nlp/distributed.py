@@ -43,6 +43,7 @@ from annotate.nlp.dask_worker import (
     work_spec,
 )
 from annotate.recipe import Recipe
+from annotate.workers import tasks_ending_small
 
 if TYPE_CHECKING:
     from annotate.nlp.pipelines import LoadedPipeline
@@ -52,20 +53,6 @@ MISMATCH_HINT = (
     "install the same spaCy pipeline (name and version), spaCy and annotate on every worker "
     "as on this machine; see docs/scale-out.md"
 )
-
-
-def batches(texts: Iterator[str], size: int, workers: int) -> Iterator[list[str]]:
-    """Yield ``texts`` in batches of ``size``; the last ones are split small so that the workers
-    finish close together (``size * workers`` texts are read ahead to know where the end is)."""
-    ahead = size * workers
-    buffer: deque[str] = deque()
-    for text in texts:
-        buffer.append(text)
-        if len(buffer) >= size + ahead:
-            yield [buffer.popleft() for _ in range(size)]
-    small = max(1, -(-len(buffer) // (2 * workers)))
-    while buffer:
-        yield [buffer.popleft() for _ in range(min(small, len(buffer)))]
 
 
 def _differences(theirs: dict[str, Any], ours: dict[str, Any]) -> str:
@@ -124,7 +111,7 @@ class ClusterBatches:
         except (OSError, TimeoutError, concurrent.futures.CancelledError) as e:
             raise self._lost(e) from None
         key = hashlib.sha256(self.blob + json.dumps(expected, sort_keys=True).encode()).hexdigest()
-        work = batches(texts, batch_size, self.cluster.threads)
+        work = tasks_ending_small(texts, batch_size, self.cluster.threads, tail=2)
         for batch in self._in_order(work, blob, expected, key):
             yield from batch
 

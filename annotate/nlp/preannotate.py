@@ -24,7 +24,7 @@ from annotate.nlp.relation_rules import RelationRule, build_rules, find_relation
 from annotate.nlp.uncertainty import Scorer, scorer_for
 from annotate.recipe import Recipe, recipe_label_of
 from annotate.records.model import Record, Relation, Span
-from annotate.workers import can_fork, map_in_order
+from annotate.workers import can_fork, map_in_order, tasks_ending_small
 
 if TYPE_CHECKING:
     from spacy.tokens import Doc
@@ -506,29 +506,13 @@ def _forked_annotations(
     Why not ``nlp.pipe(n_process=...)``: spaCy deals out its batches in turn, so at the end of
     the input one worker can still hold a whole batch while the others wait, and it sends whole
     Docs back, which this process deserialises. Here a worker takes the next task when it is
-    free, the last documents go out in small tasks (see :func:`_tasks`), and a worker sends back
-    only the annotator's plain lists. The pipeline reaches the workers by the fork.
+    free, the last documents go out in small tasks (see
+    :func:`~annotate.workers.tasks_ending_small`), and a worker sends back only the annotator's
+    plain lists. The pipeline reaches the workers by the fork.
     """
-    tasks = _tasks(texts, batch_size, n_process)
+    tasks = tasks_ending_small(texts, batch_size, n_process, tail=4)
     for result in map_in_order(batch_annotations, tasks, n_process, shared=nlp, what="pre-annotation"):
         yield from result
-
-
-def _tasks(texts: Iterator[str], size: int, n_process: int) -> Iterator[list[str]]:
-    """Yield ``texts`` in tasks of ``size``, except the last ones, which are split small.
-
-    ``size * n_process`` texts are read ahead; when the input ends, what is left is split into
-    about ``4 * n_process`` tasks, so that the workers finish close together.
-    """
-    ahead = size * n_process
-    buffer: deque[str] = deque()
-    for text in texts:
-        buffer.append(text)
-        if len(buffer) >= size + ahead:
-            yield [buffer.popleft() for _ in range(size)]
-    small = max(1, -(-len(buffer) // (4 * n_process)))
-    while buffer:
-        yield [buffer.popleft() for _ in range(min(small, len(buffer)))]
 
 
 def format_summary(summary: Summary, out: str) -> str:

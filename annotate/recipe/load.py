@@ -106,12 +106,8 @@ def _check_pattern_file(path: Path, pointer: str, file: Path, labels: set[str]) 
                         path, where, "'pattern' must be a string or a list of token dicts", code="E214"
                     )
                 if obj["label"] not in labels:
-                    raise _config_error(
-                        path,
-                        where,
-                        f"unknown label {obj['label']!r} in a pattern",
-                        hint=f"labels of this recipe: {', '.join(sorted(labels))}",
-                        code="E214",
+                    raise _unknown_label(
+                        path, where, f"unknown label {obj['label']!r} in a pattern", labels, code="E214"
                     )
     except UnicodeDecodeError as e:
         raise _config_error(
@@ -163,8 +159,12 @@ def load_recipe(path: str | Path) -> Recipe:
     return recipe
 
 
-def _unknown_label(path: Path, pointer: str, message: str, labels: set[str]) -> ConfigError:
-    return _config_error(path, pointer, message, hint=f"labels of this recipe: {', '.join(sorted(labels))}")
+def _unknown_label(
+    path: Path, pointer: str, message: str, labels: set[str], *, code: str = "E212"
+) -> ConfigError:
+    return _config_error(
+        path, pointer, message, hint=f"labels of this recipe: {', '.join(sorted(labels))}", code=code
+    )
 
 
 def _labels(path: Path, declared: list[dict[str, Any]]) -> tuple[EntityLabel, ...]:
