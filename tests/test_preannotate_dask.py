@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from annotate.doccano.processes import free_port
 from annotate.nlp.batch_parts import DoneBatches, batch_digest, parts_folder
 from annotate.nlp.dask_worker import materialise, work_spec
 from annotate.recipe import load_recipe
@@ -257,12 +257,6 @@ def test_a_worker_of_another_version_that_joins_mid_run_is_refused(tmp_path: Pat
         assert not out.exists() and list(tmp_path.glob(".late.jsonl.*")) == []
     finally:
         c.stop()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_a_scheduler_that_is_down_is_exit_3_and_no_file(tmp_path: Path) -> None:

@@ -28,6 +28,7 @@ from typer.testing import CliRunner
 
 from annotate.cli import app
 from annotate.doccano import DoccanoAPI, RetryPolicy
+from annotate.doccano.processes import free_port
 from annotate.errors import ProjectConflict, TaskFailed
 from annotate.sync.ledger import Ledger
 from annotate.sync.pull import PullOptions, pull
@@ -130,12 +131,6 @@ def _env(doccano_env: dict[str, str], tmp_path: Path, **over: str) -> dict[str, 
     return {**doccano_env, "ANNOTATE_HOME": str(tmp_path / "home"), "ANNOTATE_NO_PROGRESS": "1", **over}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 # -- connection-level faults through the CLI ----------------------------------------------------------
 
 
@@ -143,7 +138,7 @@ def test_server_down_is_exit_3_naming_the_cause_and_leaves_no_file(
     doccano_env: dict[str, str], tmp_path: Path
 ) -> None:
     out = tmp_path / "gold.jsonl"
-    env = _env(doccano_env, tmp_path, DOCCANO_URL=f"http://127.0.0.1:{_free_port()}")
+    env = _env(doccano_env, tmp_path, DOCCANO_URL=f"http://127.0.0.1:{free_port()}")
     result = cli(env, "pull", "--project", "1", "--out", str(out))
     assert result.exit_code == 3
     assert "cannot reach Doccano" in result.output and "connection refused" in result.output
